@@ -1,0 +1,131 @@
+"""The `waymark` command line: serve, chat, check and draw the flows, purge."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import Flask
+
+from flows.check import check_all
+from flows.directory import stale_or_unverified
+from flows.library import LibraryError
+from flows.render import Reply
+
+
+def _app() -> Flask:
+    from . import create_app
+
+    try:
+        return create_app()
+    except LibraryError as err:
+        raise click.ClickException("the flow library has problems:\n" + str(err)) from None
+
+
+@click.group()
+def cli():
+    """Waymark: a guided support assistant for people affected by violence against women and girls."""
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, help="Port to listen on (127.0.0.1 only).")
+def serve(port: int):
+    """Run the app on 127.0.0.1 with the embedded SQLite store."""
+    app = _app()
+    click.echo(f"Waymark is running: open http://127.0.0.1:{port}/ (Ctrl+C to stop)")
+    app.run(host="127.0.0.1", port=port, debug=False, load_dotenv=False)
+
+
+def _show(reply: Reply) -> None:
+    click.echo(reply.as_text())
+    click.echo("")
+
+
+@cli.command()
+def chat():
+    """Talk to Waymark in the terminal, one line in, replies out (works with piped input)."""
+    app = _app()
+    with app.app_context():
+        waymark = app.extensions["waymark"]
+        key = waymark.key("cli", secrets.token_hex(16))  # a fresh, unlinkable conversation each run
+        interactive = sys.stdin.isatty()
+        try:
+            _show(waymark.converse(key, "cli", None))
+            while True:
+                if interactive:
+                    click.echo("> ", nl=False)
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                if not interactive:
+                    click.echo(f"> {line.rstrip()}")
+                reply = waymark.converse(key, "cli", line.rstrip("\n"))
+                _show(reply)
+                if reply.ended:
+                    break
+        finally:
+            waymark.forget(key)
+
+
+@cli.group()
+def flows():
+    """Check, draw and export the flow library."""
+
+
+@flows.command("check")
+def flows_check():
+    """Validate the flow library and its messages; exit non-zero with a list of problems."""
+    app = _app()
+    problems = check_all(app.extensions["waymark"].runtime)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} problem(s) in the flow library")
+    runtime = app.extensions["waymark"].runtime
+    click.echo(f"ok: {len(runtime.library.states)} states, {len(runtime.catalogs.languages)} language(s), "
+               f"{len(runtime.services)} directory entries")
+
+
+@flows.command("graph")
+def flows_graph():
+    """Print the flow map as Mermaid text."""
+    library = _app().extensions["waymark"].runtime.library
+    click.echo("flowchart TD")
+
+    def node(name: str) -> str:
+        return name.replace(".", "__")
+
+    for name, state in library.states.items():
+        click.echo(f'    {node(name)}["{name}"]')
+        for option in state.options:
+            click.echo(f"    {node(name)} -->|{option.id}| {node(option.go)}")
+        if state.any:
+            click.echo(f"    {node(name)} -.->|any| {node(state.any)}")
+    for command in library.commands.values():
+        if command.go:
+            click.echo(f"    %% global command {command.name} -> {command.go} from every state")
+
+
+@cli.command()
+def purge():
+    """Delete every conversation that has been idle for longer than the limit."""
+    store = _app().extensions["waymark"].store
+    with store.transaction():
+        count = store.purge()
+    click.echo(f"purged {count} idle conversation(s)")
+
+
+@cli.group()
+def directory():
+    """Look after the service directory."""
+
+
+@directory.command("check")
+def directory_check():
+    """List unverified entries and entries last checked more than six months ago."""
+    services = _app().extensions["waymark"].runtime.services
+    found = stale_or_unverified(services)
+    for line in found:
+        click.echo(line)
+    click.echo(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'} to look at, of {len(services)}")

@@ -1,0 +1,62 @@
+"""Message catalogs (one Babel .po file a language) and rendering with numbers from the directory."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from .directory import Service
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DEFAULT_LANG = "en"
+
+
+class Catalogs:
+    """Hold every language's messages in memory; English is the fallback and the reference."""
+
+    def __init__(self, locales_dir: Path = LOCALES_DIR):
+        self.messages: dict[str, dict[str, str]] = {}
+        for po in sorted(Path(locales_dir).glob("*/LC_MESSAGES/messages.po")):
+            lang = po.parent.parent.name
+            with po.open("rb") as fh:
+                catalog = read_po(fh, locale=lang)
+            self.messages[lang] = {
+                m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+            }
+        if DEFAULT_LANG not in self.messages:
+            raise FileNotFoundError(f"{locales_dir}/{DEFAULT_LANG}/LC_MESSAGES/messages.po: the English catalog is missing")
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.messages)
+
+    def text(self, msg_id: str, lang: str = DEFAULT_LANG) -> str:
+        """Return the raw text of a message in `lang`, falling back to English, then to the id."""
+        found = self.messages.get(lang, {}).get(msg_id)
+        return found if found is not None else self.messages[DEFAULT_LANG].get(msg_id, msg_id)
+
+
+def placeholders(text: str) -> list[str]:
+    """List the `{field}` names a message uses."""
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
+class _Values(dict):
+    """Format values: service ids resolve to Service objects, other names to the given params."""
+
+    def __init__(self, services: dict[str, Service], params: dict):
+        super().__init__(params)
+        self.services = services
+
+    def __missing__(self, key):
+        service = self.services.get(key)
+        if service is None or not service.available:
+            raise KeyError(key)
+        return service
+
+
+def render_text(text: str, services: dict[str, Service], params: dict | None = None) -> str:
+    """Fill `{service.field}` and `{param}` placeholders; an unavailable service raises KeyError."""
+    return text.format_map(_Values(services, params or {}))

@@ -1,0 +1,147 @@
+"""`waymark flows check`: everything that must hold for every flow, state, message, service and language."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from pathlib import Path
+
+
+import yaml
+
+from .catalog import Catalogs, placeholders
+from .directory import FIELDS, Service
+from .engine import RISK_MESSAGES, Conversation, Message, normalize
+from .library import MENU, START, Library
+from .render import Renderer
+from .readability import flesch_reading_ease
+from .segments import MAX_SEGMENTS, segments
+
+BLAMING_FILE = Path(__file__).resolve().parent.parent / "safety" / "blaming.yaml"
+ENGINE_IDS = ("common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
+              "common.error", "common.clarify", *RISK_MESSAGES.values())
+# Twilio answers these itself (opt-out and opt-in): never a command word or an option label.
+TWILIO_RESERVED = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "unstop"}
+MIN_READING_EASE = 60
+MIN_WORDS_FOR_READING_EASE = 10  # Flesch scores of a handful of words swing wildly; shorter lines pass
+
+
+def reachable(library: Library, start: str, with_commands: bool) -> set[str]:
+    """Return the states reachable from `start` through options, `any`, and optionally global commands."""
+    edges = {name: {o.go for o in s.options} | ({s.any} if s.any else set()) for name, s in library.states.items()}
+    if with_commands:
+        for name in edges:
+            edges[name] |= {c.go for c in library.commands.values() if c.go}
+    seen, todo = {start}, deque([start])
+    while todo:
+        for nxt in edges.get(todo.popleft(), ()):
+            if nxt in library.states and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def blaming_phrases() -> dict[str, list[str]]:
+    """Load the victim-blaming phrase lists, normalized, per language."""
+    data = yaml.safe_load(BLAMING_FILE.read_text(encoding="utf-8"))
+    return {lang: [normalize(p) for p in phrases] for lang, phrases in data.items() if lang != "version"}
+
+
+def check_structure(library: Library) -> list[str]:
+    """Check that every state is reachable and can reach the main menu through its own options."""
+    problems = []
+    from_start = reachable(library, START, with_commands=True)
+    for name, state in library.states.items():
+        if name not in from_start:
+            problems.append(f"{state.where}: {name}: unreachable from {START}")
+        if MENU not in reachable(library, name, with_commands=False):
+            problems.append(f"{state.where}: {name}: cannot reach {MENU} through its own options")
+    if "exit" not in library.commands:
+        problems.append("commands.yaml: exit: missing, so there is no way to leave")
+    return problems
+
+
+def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Service]) -> list[str]:
+    """Check message ids, placeholders, services, words and SMS budgets in every language."""
+    problems = []
+    english = catalogs.messages["en"]
+    used = library.message_ids()
+    used.update({mid: "engine" for mid in ENGINE_IDS})
+    used.update({f"topic.{t}": f"topic {t}" for t in library.topics})
+    for mid, where in sorted(used.items()):
+        if mid not in english:
+            problems.append(f"{where}: {mid}: message id not in the English catalog")
+    guarded = {s.msg: s.if_ for st in library.states.values() for s in st.say if s.if_}
+    blaming = blaming_phrases()
+    renderer = Renderer(catalogs, services)
+    for lang, messages in catalogs.messages.items():
+        phrases = blaming.get(lang, []) + (blaming["en"] if lang != "en" else [])
+        for mid in sorted(set(used) & set(messages)):
+            text = messages[mid]
+            where = f"locales/{lang}: {mid}"
+            fields = placeholders(text)
+            if lang != "en" and set(fields) != set(placeholders(english.get(mid, ""))):
+                problems.append(f"{where}: placeholders {sorted(fields)} differ from English")
+            for name in fields:
+                sid, _, attr = name.partition(".")
+                service = services.get(sid)
+                if service is None or attr not in FIELDS:
+                    if mid != "common.language_offer":
+                        problems.append(f"{where}: {{{name}}} names no directory entry or field")
+                    continue
+                if not service.available:
+                    if guarded.get(mid) != sid:
+                        problems.append(f"{where}: {{{name}}}: {sid} is not verified or configured, "
+                                        f"so the message must be shown only `if: {sid}`")
+                    continue
+                if getattr(service, attr) is None:
+                    problems.append(f"{where}: {{{name}}}: {sid} has no {attr}")
+                if attr == "hours" and "UNVERIFIED" in (service.hours or ""):
+                    problems.append(f"{where}: {{{name}}}: these hours are unverified and must not be quoted")
+            if re.search(r"\d{3}[ -]?\d{3,4}[ -]?\d{3,4}", re.sub(r"\{[^}]*\}", "", text)):
+                problems.append(f"{where}: a phone number is typed into the text; use {{service.phone}}")
+            words = f" {normalize(text)} "
+            for phrase in phrases:
+                if f" {phrase} " in words:
+                    problems.append(f"{where}: victim-blaming words: {phrase!r}")
+            if mid.startswith("common.words_"):
+                for word in text.split("|"):
+                    if normalize(word) in TWILIO_RESERVED:
+                        problems.append(f"{where}: {word!r} is a Twilio opt-out/opt-in word")
+                continue
+            try:
+                rendered = renderer.message(Message(mid), lang)
+            except (KeyError, AttributeError, ValueError, IndexError):
+                continue  # reported above, or a parameter the engine fills (language offer)
+            if segments(rendered) > MAX_SEGMENTS:
+                problems.append(f"{where}: {segments(rendered)} SMS segments when rendered (at most {MAX_SEGMENTS})")
+            if lang == "en" and len(rendered.split()) >= MIN_WORDS_FOR_READING_EASE:
+                ease = flesch_reading_ease(rendered)
+                if ease < MIN_READING_EASE:
+                    problems.append(f"{where}: Flesch reading ease {ease:.0f} (at least {MIN_READING_EASE}); "
+                                    "use shorter sentences and words")
+    for state in library.states.values():
+        for option in state.options:
+            label = normalize(english.get(option.label, ""))
+            if label in TWILIO_RESERVED:
+                problems.append(f"{state.where}: {state.name}.options.{option.id}: label {label!r} is a Twilio word")
+    return problems
+
+
+def check_budgets(runtime) -> list[str]:
+    """Check that every state's whole reply, as a text message shows it, fits the SMS budget."""
+    problems = []
+    for lang in runtime.catalogs.languages:
+        for name, state in runtime.library.states.items():
+            conv = Conversation(key="check", channel="check", lang=lang)
+            text = runtime.renderer.turn(runtime.engine.enter(conv, name)).as_text()
+            if segments(text) > MAX_SEGMENTS:
+                problems.append(f"{state.where}: {name} [{lang}]: the reply costs {segments(text)} SMS segments "
+                                f"({len(text)} characters; at most {MAX_SEGMENTS}): split it into steps")
+    return problems
+
+
+def check_all(runtime) -> list[str]:
+    """Run every check and return the problems found (empty when the library is sound)."""
+    return (check_structure(runtime.library) + check_messages(runtime.library, runtime.catalogs, runtime.services)
+            + check_budgets(runtime))

@@ -1,0 +1,248 @@
+"""The engine: one shared `transitions` machine for the whole flow library, and a pure `step`."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from rapidfuzz import fuzz, process
+from transitions import Machine
+
+from .library import MENU, START, Library, Option, State
+
+HISTORY = 10
+FUZZY_CUTOFF = 80  # rapidfuzz score (0-100) an answer must reach to count as an option's words
+FUZZY_MARGIN = 8  # and how far ahead of the next option it must be, so a guess is never a coin toss
+MISSES_BEFORE_HELP = 2
+NUMBER = re.compile(r"\s*(\d{1,3})\s*[.)]?\s*")  # "2", " 2 ", "2." and "2)" all mean option 2
+RISK_MESSAGES = {
+    "danger_now": "common.risk_danger_now",
+    "self_harm": "common.risk_self_harm",
+    "child_at_risk": "common.risk_child",
+    "recent_sexual_assault": "common.risk_recent_sexual_assault",
+}
+
+
+@dataclass
+class Conversation:
+    """The small record that is all Waymark keeps of a conversation: no text, no address."""
+
+    key: str
+    channel: str
+    state: str | None = None
+    lang: str = "en"
+    history: tuple[str, ...] = ()
+    misses: int = 0
+    risk: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    discreet: bool = False
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    params: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one step returns: the new record, the messages to say and the options to offer."""
+
+    conversation: Conversation
+    messages: tuple[Message, ...]
+    options: tuple[Option, ...] = ()
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the safety layer understood of free text: risks to interrupt for, topics to route to."""
+
+    risks: frozenset[str] = frozenset()
+    topics: tuple[str, ...] = ()  # () nothing; (topic,) confident; 2-3 topics: ask which
+
+
+def _nothing_understood(text: str, lang: str) -> Understanding:
+    return Understanding()
+
+
+def normalize(text: str) -> str:
+    """Casefold, drop Latin accents and punctuation, and squeeze spaces, keeping other scripts whole."""
+    text = unicodedata.normalize("NFKD", text.casefold().replace("'", "").replace("\u2019", ""))
+    out = []
+    for ch in text:
+        kind = unicodedata.category(ch)[0]
+        if kind == "M" and out and out[-1].isascii():
+            continue  # an accent on a Latin letter; marks in other scripts (Tamil vowel signs) carry meaning
+        out.append(ch if kind in "LNM" else " ")
+    return unicodedata.normalize("NFC", re.sub(r"\s+", " ", "".join(out)).strip())
+
+
+class Engine:
+    """Drive every conversation through one Machine built once from the flow library."""
+
+    def __init__(self, library: Library, texts: Callable[[str, str], str], languages: list[str],
+                 available: set[str], understand: Callable[[str, str], Understanding] = _nothing_understood):
+        self.library = library
+        self.available = available
+        self.understand = understand
+        self.machine = Machine(model=None, states=list(library.states), initial=None,
+                               auto_transitions=False, send_event=False)
+        for state in library.states.values():
+            for option in state.options:
+                self.machine.add_transition(f"opt_{option.id}", state.name, option.go)
+            if state.any:
+                self.machine.add_transition("any", state.name, state.any)
+        for command in library.commands.values():
+            if command.go:
+                self.machine.add_transition(f"cmd_{command.name}", "*", command.go)
+        # Words are matched in the conversation's language and in English, normalized once here.
+        self.command_words: dict[str, dict[str, str]] = {}
+        self.labels: dict[str, dict[str, str]] = {}
+        for lang in languages:
+            words = {}
+            for command in library.commands.values():
+                for source in {texts(command.words, "en"), texts(command.words, lang)}:
+                    for word in source.split("|"):
+                        if normalize(word):
+                            words[normalize(word)] = command.name
+            self.command_words[lang] = words
+            label_ids = {o.label for s in library.states.values() for o in s.options}
+            label_ids |= {f"topic.{t}" for t in library.topics}
+            self.labels[lang] = {label: normalize(texts(label, lang)) for label in label_ids}
+
+    # -- the pure step ------------------------------------------------------------------------
+
+    def start(self, conv: Conversation) -> Turn:
+        """Begin a conversation at the welcome."""
+        return self.enter(replace(conv, history=(), misses=0), START)
+
+    def enter(self, conv: Conversation, name: str) -> Turn:
+        """Show a state as if the person had just arrived there."""
+        return self._enter(conv, name, push=False)
+
+    def step(self, conv: Conversation, text: str) -> Turn:
+        """Return the next record and replies for one message; do no I/O."""
+        conv = replace(conv, updated_at=time.time())
+        if conv.state not in self.library.states:
+            return self.start(conv)
+        words = normalize(text)
+        command = self.command_words.get(conv.lang, self.command_words["en"]).get(words)
+        if command == "exit":
+            return Turn(conv, (Message("common.exit_done"),), ended=True)
+        understood = self.understand(text, conv.lang) if not command else Understanding()
+        if understood.risks:
+            return self._interrupt(conv, understood.risks)
+        state = self.library.states[conv.state]
+        if command == "back":
+            target = conv.history[-1] if conv.history else MENU
+            return self._enter(replace(conv, history=conv.history[:-1]), target, push=False)
+        if command:
+            return self._trigger(conv, f"cmd_{command}")
+        if conv.pending:
+            option = self.match_option(self._topic_options(conv.pending), text, conv.lang)
+            if option:
+                return self._enter(conv, option.go, push=True, previous=conv.state)
+        option = self.match_option(state.options, text, conv.lang)
+        if option:
+            conv = replace(conv, **dict(option.set))
+            return self._trigger(conv, f"opt_{option.id}")
+        if state.any:
+            return self._trigger(conv, "any")
+        return self._route_or_reprompt(conv, state, understood.topics)
+
+    def match_option(self, options: tuple[Option, ...], text: str, lang: str) -> Option | None:
+        """Find the option a person meant: its number, or its words forgiving case, accents and typos."""
+        number = NUMBER.fullmatch(text)
+        if number:
+            n = int(number.group(1))
+            return options[n - 1] if 1 <= n <= len(options) else None
+        words = normalize(text)
+        if not options or not words:
+            return None
+        labels = self.labels.get(lang, self.labels["en"])
+        choices = {}
+        for option in options:
+            for text in {labels.get(option.label), self.labels["en"].get(option.label)}:
+                if text == words:
+                    return option
+                if text:
+                    choices[text] = option
+        ranked = process.extract(words, list(choices), scorer=fuzz.WRatio, limit=None)
+        best = [r for r in ranked if r[1] >= FUZZY_CUTOFF]
+        if not best:
+            return None
+        runner_up = next((r[1] for r in ranked if choices[r[0]] is not choices[best[0][0]]), 0)
+        return choices[best[0][0]] if best[0][1] - runner_up >= FUZZY_MARGIN else None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _trigger(self, conv: Conversation, event: str) -> Turn:
+        previous = conv.state
+        cursor = _Cursor(previous)
+        self.machine.events[event].trigger(cursor)
+        return self._enter(conv, cursor.state, push=True, previous=previous)
+
+    def _enter(self, conv: Conversation, name: str, push: bool, previous: str | None = None) -> Turn:
+        state = self.library.states[name]
+        history = conv.history
+        if push and previous and previous != name:
+            history = (history + (previous,))[-HISTORY:]
+        topics = conv.topics
+        tag = state.topic or state.flow
+        if tag not in {"welcome", "main", "help", "language"} and tag not in topics:
+            topics = topics + (tag,)
+        conv = replace(conv, state=name, history=history, misses=0, topics=topics, pending=())
+        messages = [Message(s.msg) for s in state.say if self._shown(s)]
+        if state.ask:
+            messages.append(Message(state.ask))
+        return Turn(conv, tuple(messages), state.options)
+
+    def _shown(self, say) -> bool:
+        if say.if_ and say.if_ not in self.available:
+            return False
+        return not (say.unless and say.unless in self.available)
+
+    def _interrupt(self, conv: Conversation, risks: frozenset[str]) -> Turn:
+        """Put emergency information first, then let the person carry on where they were."""
+        conv = replace(conv, risk=tuple(sorted(set(conv.risk) | risks)), misses=0)
+        messages = [Message(RISK_MESSAGES[r]) for r in sorted(risks) if r in RISK_MESSAGES]
+        state = self.library.states[conv.state]
+        messages.append(Message("common.carry_on"))
+        if state.ask:
+            messages.append(Message(state.ask))
+        return Turn(conv, tuple(messages), state.options)
+
+    def _topic_options(self, topics: tuple[str, ...]) -> tuple[Option, ...]:
+        """Offer topics as choices, each labelled by its `topic.<name>` message."""
+        return tuple(Option(f"topic_{t}", f"topic.{t}", self.library.topics[t]) for t in topics)
+
+    def _route_or_reprompt(self, conv: Conversation, state: State, topics: tuple[str, ...]) -> Turn:
+        known = tuple(t for t in topics if t in self.library.topics)
+        if len(known) == 1:
+            return self._enter(conv, self.library.topics[known[0]], push=True, previous=conv.state)
+        if len(known) > 1:
+            conv = replace(conv, pending=known[:3])
+            return Turn(conv, (Message("common.clarify"),), self._topic_options(conv.pending))
+        misses = conv.misses + 1
+        conv = replace(conv, misses=misses, pending=())
+        first = "common.no_match_twice" if misses >= MISSES_BEFORE_HELP else "common.no_match"
+        messages = [Message(first)] + ([Message(state.ask)] if state.ask else [])
+        return Turn(conv, tuple(messages), state.options)
+
+
+class _Cursor:
+    """A throwaway model: the shared Machine reads and writes its `state` for one trigger."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str):
+        self.state = state
+
+

@@ -1,0 +1,34 @@
+"""Build everything a conversation needs once, at start-up: library, directory, catalogs, engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .catalog import LOCALES_DIR, Catalogs
+from .directory import Service, load_directory
+from .engine import Engine, Understanding
+from .library import FLOWS_DIR, Library, load_library
+from .render import Renderer
+
+
+@dataclass
+class Runtime:
+    library: Library
+    services: dict[str, Service]
+    catalogs: Catalogs
+    engine: Engine
+    renderer: Renderer
+
+
+def build(flows_dir: Path = FLOWS_DIR, locales_dir: Path = LOCALES_DIR, services: dict | None = None,
+          understand: Callable[[str, str], Understanding] | None = None) -> Runtime:
+    """Load and validate the data files and build the one shared engine; raise LibraryError on problems."""
+    library = load_library(flows_dir)
+    directory = load_directory(Path(flows_dir) / "directory.yaml", services)
+    catalogs = Catalogs(locales_dir)
+    available = {sid for sid, s in directory.items() if s.available}
+    kwargs = {"understand": understand} if understand else {}
+    engine = Engine(library, catalogs.text, catalogs.languages, available, **kwargs)
+    return Runtime(library, directory, catalogs, engine, Renderer(catalogs, directory))

@@ -1,0 +1,118 @@
+"""Loading and checking flow files: a broken library fails with a message naming file, line or key, problem."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from flows.check import check_all
+from flows.library import LibraryError, load_library
+from flows.runtime import build
+
+from .conftest import FIXTURES
+
+
+@pytest.fixture
+def flows(tmp_path):
+    """A writable copy of the fixture flow library."""
+    target = tmp_path / "flows"
+    shutil.copytree(FIXTURES / "flows", target)
+    return target
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def problems_of(flows):
+    with pytest.raises(LibraryError) as err:
+        load_library(flows)
+    return err.value.problems
+
+
+def test_fixture_library_is_sound():
+    assert check_all(build(FIXTURES / "flows", FIXTURES / "locales")) == []
+
+
+def test_missing_target_names_file_line_key_and_target(flows):
+    edit(flows / "danger.yaml", "go: steps}", "go: stepz}")
+    assert problems_of(flows) == ["danger.yaml:10: danger.start.options.steps.go: unknown state 'stepz'"]
+
+
+def test_missing_version(flows):
+    edit(flows / "help.yaml", "version: 1\n", "")
+    assert "help.yaml:1: version: missing; every data file starts with `version: 1`" in problems_of(flows)
+
+
+def test_invalid_yaml_names_the_line(flows):
+    (flows / "help.yaml").write_text("version: 1\nflow: help\nstates: [unclosed\n")
+    assert any(p.startswith("help.yaml:4: not valid YAML") for p in problems_of(flows))
+
+
+def test_flow_name_must_match_file(flows):
+    edit(flows / "help.yaml", "flow: help", "flow: helps")
+    assert "help.yaml:2: flow: 'helps' must equal the file name 'help'" in problems_of(flows)
+
+
+def test_dead_end_state(flows):
+    edit(flows / "main.yaml", "    options:\n      - {id: menu, label: common.opt_menu, go: menu}\n", "")
+    assert "main.yaml:11: states.local: dead end: give it options or `any:`" in problems_of(flows)
+
+
+def test_options_need_a_question_and_valid_ids(flows):
+    edit(flows / "danger.yaml", "    ask: common.next_q\n    options:\n      - {id: steps",
+         "    options:\n      - {id: Steps!")
+    found = problems_of(flows)
+    assert any("states.start.ask: a state with options must ask a question" in p for p in found)
+    assert any("'Steps!' must be [a-z0-9_]+" in p for p in found)
+
+
+def test_unknown_state_key_is_named(flows):
+    edit(flows / "help.yaml", "    say: [help.info]", "    sya: [help.info]")
+    assert any("states.start: unknown key(s) ['sya']" in p for p in problems_of(flows))
+
+
+def test_duplicate_topic(flows):
+    edit(flows / "danger.yaml", "topic: safety_planning", "topic: danger_now")
+    assert any("'danger_now' is already on danger.start" in p for p in problems_of(flows))
+
+
+def test_unreachable_state_is_reported(flows):
+    edit(flows / "main.yaml", "      - {id: local, label: main.opt_local, go: local}\n", "")
+    problems = check_all(build(flows, FIXTURES / "locales"))
+    assert any("main.local: unreachable from welcome.start" in p for p in problems)
+
+
+def test_state_that_cannot_reach_the_menu_is_reported(flows):
+    edit(flows / "danger.yaml", "      - {id: menu, label: common.opt_menu, go: main.menu}\n  steps:",
+         "      - {id: again, label: common.opt_menu, go: start}\n  steps:")
+    edit(flows / "danger.yaml", "      - {id: menu, label: common.opt_menu, go: main.menu}\n",
+         "      - {id: back, label: common.opt_menu, go: start}\n")
+    problems = check_all(build(flows, FIXTURES / "locales"))
+    assert any("danger.start: cannot reach main.menu" in p for p in problems)
+
+
+def test_unknown_message_id_is_reported(flows):
+    edit(flows / "help.yaml", "say: [help.info]", "say: [help.infoo]")
+    problems = check_all(build(flows, FIXTURES / "locales"))
+    assert any("help.infoo: message id not in the English catalog" in p for p in problems)
+
+
+def test_unverified_service_must_be_guarded(flows):
+    edit(flows / "main.yaml", "      - {msg: main.local_service, if: local_service}", "      - main.local_service")
+    problems = check_all(build(flows, FIXTURES / "locales"))
+    assert any("local_service is not verified or configured" in p for p in problems)
+
+
+def test_configuration_naming_an_unknown_service_fails(flows):
+    with pytest.raises(LibraryError, match="SERVICES.nope: no such service"):
+        build(flows, FIXTURES / "locales", services={"nope": {"phone": "1"}})
+
+
+def test_directory_entry_without_sources_fails(flows):
+    edit(flows / "directory.yaml", "    sources: [https://example.org/ndah]\n", "    sources: []\n")
+    with pytest.raises(LibraryError, match=r"services\[1\] \(ndah\).sources: every entry needs at least one source"):
+        build(flows, FIXTURES / "locales")

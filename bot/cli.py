@@ -50,8 +50,9 @@ def chat():
         waymark = app.extensions["waymark"]
         key = waymark.key("cli", secrets.token_hex(16))  # a fresh, unlinkable conversation each run
         interactive = sys.stdin.isatty()
+        if interactive:
+            click.echo("Type a message to start (EXIT leaves and deletes the chat).")
         try:
-            _show(waymark.converse(key, "cli", None))
             while True:
                 if interactive:
                     click.echo("> ", nl=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import unicodedata
@@ -12,6 +13,8 @@ from rapidfuzz import fuzz, process
 from transitions import Machine
 
 from .library import MENU, START, Library, Option, State
+
+logging.getLogger("transitions").setLevel(logging.WARNING)  # it narrates every state change at INFO
 
 HISTORY = 10
 FUZZY_CUTOFF = 80  # rapidfuzz score (0-100) an answer must reach to count as an option's words

@@ -34,7 +34,7 @@ def test_help_lists_the_commands(tmp_path):
 def test_piped_chat_shows_the_welcome_with_999_and_how_to_exit(tmp_path, fixture):
     result = run(["chat"], tmp_path, "hi\nexit\n", fixture=fixture)
     assert result.returncode == 0, result.stderr
-    first = result.stdout.split("> hi")[0]
+    first = result.stdout.split("> hi\n")[1].split("> exit")[0]
     assert "999" in first and "press 55 when you are asked" in first and "EXIT" in first
 
 

@@ -88,6 +88,19 @@ def flows_check():
                f"{len(runtime.services)} directory entries")
 
 
+@flows.command("export")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--lang", default="en", show_default=True, help="Language to export.")
+def flows_export(out: str, lang: str):
+    """Write review.md and review.html: every flow and message in reading order, numbers filled in."""
+    from pathlib import Path
+
+    from flows.export import export
+
+    for path in export(_app().extensions["waymark"].runtime, Path(out), lang):
+        click.echo(f"wrote {path}")
+
+
 @flows.command("graph")
 def flows_graph():
     """Print the flow map as Mermaid text."""

@@ -70,7 +70,7 @@ class Command:
 class Library:
     states: dict[str, State]
     commands: dict[str, Command]
-    files: dict[str, Path] = field(default_factory=dict)
+    starts: dict[str, str] = field(default_factory=dict)  # flow name -> its start state
 
     @property
     def topics(self) -> dict[str, str]:
@@ -213,7 +213,6 @@ def load_library(directory: Path = FLOWS_DIR) -> Library:
     problems: list[str] = []
     states: dict[str, State] = {}
     starts: dict[str, str] = {}
-    files = {}
     for path in sorted(directory.glob("*.yaml")):
         if path.name in NOT_FLOWS:
             continue
@@ -222,7 +221,6 @@ def load_library(directory: Path = FLOWS_DIR) -> Library:
         except LibraryError as err:
             problems.extend(err.problems)
             continue
-        files[path.stem] = path
         starts[path.stem] = info["start"]
         for state in flow_states:
             states[state.name] = state
@@ -271,4 +269,4 @@ def load_library(directory: Path = FLOWS_DIR) -> Library:
                             f"every conversation needs {required}")
     if problems:
         raise LibraryError(problems)
-    return Library(resolved, commands, files)
+    return Library(resolved, commands, starts)

@@ -99,3 +99,18 @@ def test_directory_check_lists_unverified_and_stale_entries(tmp_path):
     assert "local_service: unverified" in out
     assert "local_service: last checked 2025-01-01, more than 6 months ago" in out
     assert "ndah" not in out
+
+
+def test_flows_export_holds_every_state_and_the_right_numbers(tmp_path):
+    result = run(["flows", "export", "--out", str(tmp_path / "review")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    from flows.runtime import build
+
+    runtime = build()
+    markdown = (tmp_path / "review" / "review.md").read_text()
+    page = (tmp_path / "review" / "review.html").read_text()
+    for name in runtime.library.states:
+        assert f"### {name}" in markdown and f"id='{name}'" in page
+    for sid in ("emergency_999", "ndah", "rape_crisis_247", "havens", "samaritans", "childline", "respect_phoneline"):
+        assert runtime.services[sid].phone in markdown, sid
+    assert "<script" not in page

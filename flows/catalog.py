@@ -54,7 +54,20 @@ class _Values(dict):
         service = self.services.get(key)
         if service is None or not service.available:
             raise KeyError(key)
-        return service
+        return _Filled(service)
+
+
+class _Filled:
+    """A service whose empty fields raise KeyError, so a message never shows "None" for a number."""
+
+    def __init__(self, service: Service):
+        self._service = service
+
+    def __getattr__(self, name: str):
+        value = getattr(self._service, name)
+        if value is None:
+            raise KeyError(f"{self._service.id}.{name}")
+        return value
 
 
 def render_text(text: str, services: dict[str, Service], params: dict | None = None) -> str:

@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 from transitions import Machine
 
 from .library import MENU, START, Library, Option, State
@@ -85,6 +85,20 @@ def normalize(text: str) -> str:
             continue  # an accent on a Latin letter; marks in other scripts (Tamil vowel signs) carry meaning
         out.append(ch if kind in "LNM" else " ")
     return unicodedata.normalize("NFC", re.sub(r"\s+", " ", "".join(out)).strip())
+
+
+def score(words: str, label: str) -> float:
+    """Score how well an answer matches a label (0-100): typos by edit distance, extra words by token sets.
+
+    Token sets count only when the label's words all appear in the answer ("no they can't" for "No"),
+    or the answer is a real word or more inside the label ("yes" for "Yes, they might"); never a few
+    letters inside another word ("no" inside "know"), which is where partial matching goes wrong.
+    """
+    result = fuzz.ratio(words, label)
+    said, offered = set(words.split()), set(label.split())
+    if offered <= said or (said <= offered and len(words) >= 3):
+        result = max(result, fuzz.token_set_ratio(words, label))
+    return result
 
 
 class Engine:
@@ -177,12 +191,12 @@ class Engine:
                     return option
                 if text:
                     choices[text] = option
-        ranked = process.extract(words, list(choices), scorer=fuzz.WRatio, limit=None)
-        best = [r for r in ranked if r[1] >= FUZZY_CUTOFF]
+        ranked = sorted(((score(words, text), text) for text in choices), reverse=True)
+        best = [r for r in ranked if r[0] >= FUZZY_CUTOFF]
         if not best:
             return None
-        runner_up = next((r[1] for r in ranked if choices[r[0]] is not choices[best[0][0]]), 0)
-        return choices[best[0][0]] if best[0][1] - runner_up >= FUZZY_MARGIN else None
+        runner_up = next((r[0] for r in ranked if choices[r[1]] is not choices[best[0][1]]), 0)
+        return choices[best[0][1]] if best[0][0] - runner_up >= FUZZY_MARGIN else None
 
     # -- helpers --------------------------------------------------------------------------------
 

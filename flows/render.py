@@ -14,10 +14,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Reply:
-    """A rendered reply: texts in order, and the choices as (number, option id, label)."""
+    """A rendered reply: texts in order (and their message ids), and the choices as (number, option id, label)."""
 
     lang: str
     messages: tuple[str, ...]
+    ids: tuple[str, ...] = ()
     options: tuple[tuple[str, str, str], ...] = ()
     ended: bool = False
     nav: str = ""
@@ -42,10 +43,11 @@ class Renderer:
     def turn(self, turn: Turn) -> Reply:
         """Render a whole turn in the conversation's language."""
         lang = turn.conversation.lang
-        texts = []
+        texts, ids = [], []
         for msg in turn.messages:
             try:
                 texts.append(self.message(msg, lang))
+                ids.append(msg.id)
             except KeyError:  # a service was unconfigured after the check ran: leave it out, never guess
                 log.warning("message %s names an unavailable service; left out", msg.id)
         options = tuple(
@@ -53,4 +55,4 @@ class Renderer:
             for i, o in enumerate(turn.options, 1)
         )
         nav = self.message(Message("common.nav"), lang) if options else ""
-        return Reply(lang, tuple(texts), options, turn.ended, nav)
+        return Reply(lang, tuple(texts), tuple(ids), options, turn.ended, nav)

@@ -72,3 +72,19 @@ def test_every_directory_number_matches_its_verified_source():
 def test_unverified_local_services_are_not_available_without_configuration():
     unverified = [s for s in RUNTIME.services.values() if not s.verified]
     assert unverified and not any(s.available for s in unverified)
+
+
+@pytest.mark.parametrize("answer,state", [("dont know", "welcome.seen"), ("i don't know", "welcome.seen"),
+                                          ("im not sure", "welcome.tip"), ("no they cant", "main.menu"),
+                                          ("No", "main.menu"), ("yes", "welcome.tip"), ("3", "welcome.tip")])
+def test_short_labels_are_not_matched_by_letters_inside_other_words(answer, state):
+    turn = RUNTIME.engine.enter(Conversation(key="k", channel="t"), "welcome.seen")
+    assert RUNTIME.engine.step(turn.conversation, answer).conversation.state == state
+
+
+def test_a_configured_service_missing_a_field_never_shows_none():
+    runtime = build(services={"kingston_vawg_service": {"name": "Test Service"}})
+    for name in LIBRARY.states:
+        reply = runtime.renderer.turn(runtime.engine.enter(Conversation(key="k", channel="t"), name))
+        for msg_id, text in zip(reply.ids, reply.messages):
+            assert text.count("None") == runtime.catalogs.text(msg_id).count("None"), (name, msg_id)

@@ -11,7 +11,7 @@ import yaml
 
 from .catalog import Catalogs, placeholders
 from .directory import FIELDS, Service
-from .engine import RISK_MESSAGES, Conversation, Message, normalize
+from .engine import RISK_MESSAGES, Conversation, Message, Turn, normalize
 from .library import MENU, START, Library
 from .render import Renderer
 from .readability import flesch_reading_ease
@@ -138,6 +138,12 @@ def check_budgets(runtime) -> list[str]:
             if segments(text) > MAX_SEGMENTS:
                 problems.append(f"{state.where}: {name} [{lang}]: the reply costs {segments(text)} SMS segments "
                                 f"({len(text)} characters; at most {MAX_SEGMENTS}): split it into steps")
+        for risk, msg in RISK_MESSAGES.items():
+            turn = Turn(Conversation(key="check", channel="check", lang=lang),
+                        (Message(msg), Message("common.carry_on")))
+            text = runtime.renderer.turn(turn).as_text()
+            if segments(text) > MAX_SEGMENTS:
+                problems.append(f"locales/{lang}: {msg}: the {risk} interrupt costs {segments(text)} SMS segments")
     return problems
 
 

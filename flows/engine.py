@@ -227,14 +227,14 @@ class Engine:
         return not (say.unless and say.unless in self.available)
 
     def _interrupt(self, conv: Conversation, risks: frozenset[str]) -> Turn:
-        """Put emergency information first, then let the person carry on where they were."""
+        """Put emergency information first, then say the person can carry on where they were.
+
+        The state stays as it was, so the choices offered last turn still work; they are not
+        repeated, to keep the emergency information short enough to read at once.
+        """
         conv = replace(conv, risk=tuple(sorted(set(conv.risk) | risks)), misses=0)
         messages = [Message(RISK_MESSAGES[r]) for r in sorted(risks) if r in RISK_MESSAGES]
-        state = self.library.states[conv.state]
-        messages.append(Message("common.carry_on"))
-        if state.ask:
-            messages.append(Message(state.ask))
-        return Turn(conv, tuple(messages), state.options)
+        return Turn(conv, (*messages, Message("common.carry_on")))
 
     def _topic_options(self, topics: tuple[str, ...]) -> tuple[Option, ...]:
         """Offer topics as choices, each labelled by its `topic.<name>` message."""

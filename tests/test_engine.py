@@ -124,8 +124,9 @@ def test_configured_local_service_is_shown(tmp_path):
 def test_risk_interrupt_puts_emergency_first_then_carries_on_where_they_were():
     rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood(risks=["danger_now"]))
     turn = walk(rt, "1", "he is outside with a knife")
-    assert ids(turn) == ["common.risk_danger_now", "common.carry_on", "main.menu_q"]
+    assert ids(turn) == ["common.risk_danger_now", "common.carry_on"]
     assert turn.conversation.state == "main.menu" and turn.conversation.risk == ("danger_now",)
+    assert rt.engine.step(turn.conversation, "1").conversation.state == "danger.start"  # choices still work
     assert "999" in rt.renderer.turn(turn).messages[0]
 
 

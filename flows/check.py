@@ -18,7 +18,7 @@ from .readability import flesch_reading_ease
 from .segments import MAX_SEGMENTS, segments
 
 BLAMING_FILE = Path(__file__).resolve().parent.parent / "safety" / "blaming.yaml"
-ENGINE_IDS = ("common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
+ENGINE_IDS = ("common.first_words", "common.emergency", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", *RISK_MESSAGES.values())
 # Twilio answers these itself (opt-out and opt-in): never a command word or an option label.
 TWILIO_RESERVED = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "unstop"}

@@ -148,7 +148,7 @@ class Engine:
         """Return the next record and replies for one message; do no I/O."""
         conv = replace(conv, updated_at=time.time())
         if conv.state not in self.library.states:
-            return self.start(conv)
+            return self._first(conv, text)
         words = normalize(text)
         command = self.command_words.get(conv.lang, self.command_words["en"]).get(words)
         if command == "exit":
@@ -173,6 +173,25 @@ class Engine:
         if state.any:
             return self._trigger(conv, "any")
         return self._route_or_reprompt(conv, state, understood.topics)
+
+    def _first(self, conv: Conversation, text: str) -> Turn:
+        """Answer a new person's first message: danger first, their topic if it is clear, else the welcome.
+
+        Someone who opens with what is happening gets the right number at once, after one line on how
+        to leave and the emergency route; everyone else gets the welcome and its safety check.
+        """
+        welcome = self.start(conv)
+        understood = self.understand(text, conv.lang) if normalize(text) else Understanding()
+        if understood.risks:
+            interrupt = self._interrupt(welcome.conversation, understood.risks)
+            ask = self.library.states[START].ask
+            return Turn(interrupt.conversation,
+                        (*interrupt.messages[:-1], Message("common.first_words"), Message(ask)), welcome.options)
+        routed = self._route_or_reprompt(welcome.conversation, self.library.states[START], understood.topics)
+        if routed.messages[0].id in ("common.no_match", "common.no_match_twice"):
+            return welcome
+        first = (Message("common.first_words"), Message("common.emergency"))
+        return Turn(routed.conversation, first + routed.messages, routed.options)
 
     def match_option(self, options: tuple[Option, ...], text: str, lang: str) -> Option | None:
         """Find the option a person meant: its number, or its words forgiving case, accents and typos."""

@@ -172,3 +172,32 @@ def test_one_machine_is_shared_and_no_model_is_attached(runtime):
                                           ("한국어", "한국어"), ("தமிழ்", "தமிழ்"), ("العربية", "العربية")])
 def test_normalize_keeps_other_scripts_whole(raw, expected):
     assert normalize(raw) == expected
+
+
+def test_first_message_in_danger_gets_emergency_information_first_then_the_safety_check():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood(risks=["danger_now"]))
+    turn = rt.engine.step(Conversation(key="k", channel="t"), "hes outside with a knife")
+    assert ids(turn) == ["common.risk_danger_now", "common.first_words", "welcome.safe_q"]
+    assert turn.conversation.state == "welcome.start" and turn.conversation.risk == ("danger_now",)
+    assert [o.id for o in turn.options] == ["safe", "not_now"]
+
+
+def test_first_message_with_a_clear_topic_goes_straight_there_after_how_to_leave():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood(topics=["safety_planning"], when="safe"))
+    turn = rt.engine.step(Conversation(key="k", channel="t"), "how can i stay safe")
+    assert ids(turn) == ["common.first_words", "common.emergency", "danger.steps", "common.next_q"]
+    assert turn.conversation.state == "danger.steps"
+    assert rt.engine.step(turn.conversation, "back").conversation.state == "welcome.start"
+
+
+def test_first_message_that_could_mean_two_things_asks_which():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales",
+               understand=understood(topics=["danger_now", "safety_planning"], when="know"))
+    turn = rt.engine.step(Conversation(key="k", channel="t"), "i dont know what to do")
+    assert ids(turn) == ["common.first_words", "common.emergency", "common.clarify"]
+    assert rt.engine.step(turn.conversation, "1").conversation.state == "danger.start"
+
+
+def test_first_message_understood_as_nothing_gets_the_welcome(runtime):
+    turn = runtime.engine.step(Conversation(key="k", channel="t"), "hi")
+    assert ids(turn) == ["welcome.hello", "welcome.safe_q"] and turn.conversation.state == "welcome.start"

@@ -170,6 +170,8 @@ class Engine:
         if option:
             conv = replace(conv, **dict(option.set))
             return self._trigger(conv, f"opt_{option.id}")
+        if state.any == START:  # starting again: read the message as a first message
+            return self._first(replace(conv, history=()), text)
         if state.any:
             return self._trigger(conv, "any")
         return self._route_or_reprompt(conv, state, understood.topics)

@@ -22,6 +22,14 @@ class Runtime:
     renderer: Renderer
 
 
+def understand_with_safety(text: str, lang: str) -> Understanding:
+    """Read free text with the safety layer's lexicons and decide where it leads."""
+    from safety.understand import decide, understand
+
+    understood = understand(text, lang)
+    return Understanding(understood.risks, decide(understood))
+
+
 def build(flows_dir: Path = FLOWS_DIR, locales_dir: Path = LOCALES_DIR, services: dict | None = None,
           understand: Callable[[str, str], Understanding] | None = None) -> Runtime:
     """Load and validate the data files and build the one shared engine; raise LibraryError on problems."""
@@ -29,6 +37,8 @@ def build(flows_dir: Path = FLOWS_DIR, locales_dir: Path = LOCALES_DIR, services
     directory = load_directory(Path(flows_dir) / "directory.yaml", services)
     catalogs = Catalogs(locales_dir)
     available = {sid for sid, s in directory.items() if s.available}
-    kwargs = {"understand": understand} if understand else {}
-    engine = Engine(library, catalogs.text, catalogs.languages, available, **kwargs)
+    if understand is None:
+        understand = understand_with_safety
+        understand("hello", "en")  # load the lexicons now: a broken one fails start-up, not a person's turn
+    engine = Engine(library, catalogs.text, catalogs.languages, available, understand)
     return Runtime(library, directory, catalogs, engine, Renderer(catalogs, directory))

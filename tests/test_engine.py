@@ -198,6 +198,13 @@ def test_first_message_that_could_mean_two_things_asks_which():
     assert rt.engine.step(turn.conversation, "1").conversation.state == "danger.start"
 
 
+def test_writing_again_after_not_now_is_read_like_a_first_message():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood(topics=["safety_planning"], when="safe"))
+    turn = walk(rt, "not now", "how can i stay safe")
+    assert turn.conversation.state == "danger.steps"
+    assert ids(turn)[:2] == ["common.first_words", "common.emergency"]
+
+
 def test_first_message_understood_as_nothing_gets_the_welcome(runtime):
     turn = runtime.engine.step(Conversation(key="k", channel="t"), "hi")
     assert ids(turn) == ["welcome.hello", "welcome.safe_q"] and turn.conversation.state == "welcome.start"

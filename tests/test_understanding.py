@@ -1,0 +1,286 @@
+"""Unit tests of safety/understand.py: risks, routing, language detection, robustness."""
+
+from __future__ import annotations
+
+import builtins
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from safety import understand as U
+from safety.understand import (
+    CONFIDENT, MARGIN, PLAUSIBLE, RISKS, TOPICS, Understanding, decide, detect_language, understand,
+)
+
+DATA = yaml.safe_load((Path(__file__).parent / "data" / "utterances.yaml").read_text(encoding="utf-8"))
+TUNING = [{"lang": "en", **item} for item in DATA["tuning"]]
+ENGLISH = [i for i in TUNING if i["lang"] == "en"]
+FOREIGN = [{"lang": "en", **i} for i in DATA["tuning"] + DATA["heldout"] if i.get("lang", "en") != "en"]
+
+
+def ids(item):
+    return item["text"][:50]
+
+
+# --- risk interrupts ------------------------------------------------------------------------
+
+MUST_INTERRUPT = [
+    ("hes outside with a knife", "danger_now"),
+    ("he's going to kill me", "danger_now"),
+    ("HE'S GOING TO KILL ME!!!", "danger_now"),
+    ("hes gonna kill me", "danger_now"),
+    ("he is going to kill me", "danger_now"),
+    ("hes outside wiv a knif", "danger_now"),
+    ("hes outside 🔪", "danger_now"),
+    ("i want to end it all", "self_harm"),
+    ("i wnat to end it all", "self_harm"),
+    ("i've been cutting myself", "self_harm"),
+    ("ive been cuting myself", "self_harm"),
+    ("i wanna kms", "self_harm"),
+    ("im suicdal", "self_harm"),
+    ("my dad hits my little brother", "child_at_risk"),
+    ("my dad hitz my little brother", "child_at_risk"),
+    ("i was raped last night", "recent_sexual_assault"),
+    ("i was raped lastnight", "recent_sexual_assault"),
+    ("someone spiked my drink and i woke up somewhere", "recent_sexual_assault"),
+    ("sum1 spiked my drink n i woke up somewhere", "recent_sexual_assault"),
+]
+
+
+@pytest.mark.parametrize("text,risk", MUST_INTERRUPT)
+def test_interrupts(text, risk):
+    assert risk in understand(text).risks
+
+
+@pytest.mark.parametrize("text,topic", [
+    ("how do I help a friend", "someone_else"),
+    ("what is coercive control", "coercive_control"),
+    ("i want to talk to someone", "talk_to_person"),
+    ("my ex keeps following me", "stalking"),
+    ("my family are taking me abroad to marry someone", "forced_marriage"),
+    ("can i talk to someone real", "talk_to_person"),
+])
+def test_routes_without_interrupting(text, topic):
+    u = understand(text)
+    assert u.risks == frozenset()
+    assert decide(u) == (topic,)
+
+
+def test_a_long_story_with_danger_at_the_end_interrupts():
+    story = "so we met at work and things were ok for a long time. " * 60 + "now hes outside with a knife"
+    assert "danger_now" in understand(story).risks
+
+
+@pytest.mark.parametrize("text", [
+    "i will call you later", "we walked up the hill", "the bill came today", "i still love him",
+    "he is skilled at lying", "i kissed him goodbye", "he wants me to cut my hair",
+    "ive cut contact with him", "my back is killing me lol", "im not suicidal, just sad since i left",
+    "my son hits me", "i hit my partner and i hate myself for it", "he strangled me once years ago",
+    "what is the number for the havens", "1", "2", "yes", "no", "back", "menu",
+])
+def test_no_false_interrupt(text):
+    assert understand(text).risks == frozenset()
+
+
+@pytest.mark.parametrize("item", [i for i in ENGLISH if i["risk"] != "none"], ids=ids)
+def test_tuning_risk_recall(item):
+    assert item["risk"] in understand(item["text"], item["lang"]).risks
+
+
+@pytest.mark.parametrize("item", [i for i in ENGLISH if i["risk"] == "none"], ids=ids)
+def test_tuning_no_false_interrupt(item):
+    assert understand(item["text"], item["lang"]).risks == frozenset()
+
+
+def test_tuning_topic_accuracy():
+    right = sum((decide(understand(i["text"]))[:1] or ("none",))[0] == i["topic"] for i in ENGLISH)
+    assert right / len(ENGLISH) >= 0.95
+
+
+# --- routing --------------------------------------------------------------------------------
+
+def test_thresholds_are_sane():
+    assert 0 < PLAUSIBLE < CONFIDENT <= 1 and 0 < MARGIN < 1
+
+
+@pytest.mark.parametrize("topics,expected", [
+    ((), ()),
+    ((("stalking", 0.2),), ()),
+    ((("stalking", 0.9),), ("stalking",)),
+    ((("stalking", 0.4),), ("stalking",)),
+    ((("stalking", 0.9), ("online_abuse", 0.5)), ("stalking",)),
+    ((("stalking", 0.8), ("online_abuse", 0.7)), ("stalking", "online_abuse")),
+    ((("stalking", 0.5), ("online_abuse", 0.4), ("tech_safety", 0.35), ("housing", 0.31)),
+     ("stalking", "online_abuse", "tech_safety")),
+])
+def test_decide(topics, expected):
+    assert decide(Understanding(frozenset(), topics, None)) == expected
+
+
+def test_a_risk_is_also_its_topic_first():
+    u = understand("i want to kill myself")
+    assert u.topics[0] == ("self_harm", 1.0)
+    assert decide(u) == ("self_harm",)
+
+
+def test_an_audience_beats_the_kind_of_abuse():
+    assert decide(understand("im a man and my wife hits me"))[0] == "men"
+    assert decide(understand("im gay and my partner hits me"))[0] == "lgbt"
+
+
+def test_ambiguous_message_offers_choices():
+    u = understand("my partner doesnt let me have my own bank card")
+    assert set(decide(u)) == {"economic_abuse", "coercive_control"}
+
+
+@pytest.mark.parametrize("text", ["hi", "thanks", "ok", "?", "", "   "])
+def test_nothing_to_route(text):
+    u = understand(text)
+    assert decide(u) == () and u.risks == frozenset()
+
+
+def test_result_shape():
+    u = understand("he checks my phone and hes outside with a knife")
+    assert isinstance(u, Understanding)
+    assert u.risks <= set(RISKS)
+    assert all(t in TOPICS and 0.0 <= s <= 1.0 for t, s in u.topics)
+    assert [s for _, s in u.topics] == sorted((s for _, s in u.topics), reverse=True)
+    with pytest.raises(AttributeError):
+        u.risks = frozenset()  # frozen
+
+
+def test_every_topic_has_a_lexicon_entry():
+    lexicon = yaml.safe_load((U.LEXICONS / "en.yaml").read_text(encoding="utf-8"))
+    assert lexicon["version"] == 1
+    assert set(lexicon["topics"]) == set(TOPICS)
+    assert set(lexicon["risks"]) == set(RISKS)
+
+
+# --- language -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,lang", [
+    ("남편이 저를 때려요", "ko"),
+    ("என் கணவர் என்னை அடிக்கிறார்", "ta"),
+    ("زوجي يضربني كل يوم", "ar"),
+    ("میرا شوہر مجھے مارتا ہے", "ur"),
+    ("mój mąż mnie bije i nie wiem co robić", "pl"),
+    ("soțul meu mă bate și nu știu ce să fac", "ro"),
+    ("meu marido me bate todos os dias", "pt"),
+    ("my husband hits me and i dont know what to do", "en"),
+    ("hes outside wiv a knif", "en"),
+])
+def test_detect_language(text, lang):
+    assert detect_language(text) == lang
+    assert understand(text).language == lang
+
+
+@pytest.mark.parametrize("text", ["", " ", "ok", "hi", "🙂🙂", "123", "\x00\x01", "?"])
+def test_detect_language_declines_when_unsure(text):
+    assert detect_language(text) is None
+
+
+def test_language_detection_on_labelled_messages():
+    right = sum(detect_language(i["text"]) == i["lang"] for i in FOREIGN)
+    assert right / len(FOREIGN) >= 0.9
+    wrong = sum(detect_language(i["text"]) not in (None, "en") for i in ENGLISH)
+    assert wrong / len(ENGLISH) <= 0.02
+
+
+def test_english_lexicon_applies_in_any_conversation_language():
+    assert "danger_now" in understand("hes outside with a knife", "pl").risks
+    assert "danger_now" in understand("hes outside with a knife", "xx").risks
+
+
+# --- robustness -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "", " ", "\n\t", "🙂", "🙂" * 500, "\x00\x1b[31m\x7f", "\u200b\u200d\ufeff", "a" * 100_000,
+    "😭😭😭 he hit me 😭😭😭", "he" + "\u0301" * 50, "<script>alert(1)</script>", "' OR 1=1 --",
+    "____", "\U0001F52A" * 3,
+])
+def test_odd_input_never_raises(text):
+    u = understand(text)
+    assert isinstance(u, Understanding)
+    decide(u)
+
+
+def test_control_characters_do_not_hide_risk():
+    assert "danger_now" in understand("hes\x00 outside\u200b with\x1b a knife").risks
+
+
+def test_very_long_message_is_bounded_and_still_read_at_the_end():
+    text = "blah " * 50_000 + "i want to kill myself"
+    start = time.perf_counter()
+    u = understand(text)
+    assert time.perf_counter() - start < 1.0
+    assert "self_harm" in u.risks
+
+
+def test_not_a_string_is_treated_as_nothing():
+    assert understand(None).risks == frozenset()  # type: ignore[arg-type]
+    assert detect_language(None) is None  # type: ignore[arg-type]
+
+
+def test_pure_and_no_io_per_call(monkeypatch):
+    understand("warm up")
+    first = understand("my ex keeps following me")
+
+    def no_io(*args, **kwargs):
+        raise AssertionError("understand() did I/O")
+
+    monkeypatch.setattr(builtins, "open", no_io)
+    monkeypatch.setattr(Path, "read_text", no_io)
+    assert understand("my ex keeps following me") == first
+
+
+def test_fast_enough_for_every_turn():
+    understand("warm up")
+    texts = [i["text"] for i in TUNING]
+    start = time.perf_counter()
+    for text in texts:
+        understand(text)
+    assert (time.perf_counter() - start) / len(texts) < 0.005
+
+
+# --- lexicon files --------------------------------------------------------------------------
+
+@pytest.fixture
+def lexicons(tmp_path, monkeypatch):
+    """A private lexicon folder holding a copy of en.yaml, with the caches emptied around it."""
+    shutil.copy(U.LEXICONS / "en.yaml", tmp_path / "en.yaml")
+    monkeypatch.setattr(U, "LEXICONS", tmp_path)
+    U._bundle.cache_clear()
+    yield tmp_path
+    U._bundle.cache_clear()
+
+
+def test_a_new_language_is_just_a_file(lexicons):
+    (lexicons / "pl.yaml").write_text(
+        "version: 1\nlanguage: pl\nwords:\n  knife: [nóż, nożem]\n"
+        "risks:\n  danger_now:\n    patterns: ['on ... @knife']\n"
+        "topics:\n  stalking:\n    strong: ['śledzi']\n",
+        encoding="utf-8",
+    )
+    assert "danger_now" in understand("on stoi pod drzwiami z nożem", "pl").risks
+    assert "danger_now" in understand("on stoi pod drzwiami z nozem", "pl").risks  # no accents
+    assert decide(understand("mój chłopak mnie śledzi", "pl")) == ("stalking",)
+    assert understand("on stoi pod drzwiami z nożem", "en").risks == frozenset()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("risks: {}\n", "version: 1"),
+    ("version: 1\nrisks:\n  danger_soon:\n    patterns: [x]\n", "danger_soon"),
+    ("version: 1\ntopics:\n  gardening:\n    strong: [x]\n", "gardening"),
+    ("version: 1\ntopics:\n  stalking:\n    strong: ['@nowhere']\n", "words.nowhere"),
+    ("version: 1\ntopics:\n  stalking:\n    strong: ['(a|b']\n", "parentheses"),
+    ("version: 1\ntopics: [\n", "not valid YAML"),
+    ("version: 1\ntopics:\n  stalking: [x]\n", "must be a mapping"),
+])
+def test_bad_lexicon_names_the_file_and_the_problem(lexicons, content, message):
+    (lexicons / "zz.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        understand("hello", "zz")
+    assert "zz.yaml" in str(error.value) and message in str(error.value)

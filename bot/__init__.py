@@ -59,4 +59,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import views
 
     app.register_blueprint(views.bp)
+    from . import sms
+
+    app.register_blueprint(sms.bp)
+    from . import web, widget
+
+    app.register_blueprint(web.bp)
+    app.register_blueprint(widget.bp)
+    from . import handoff, staff
+
+    handoff.Desk(app, app.extensions["waymark"]).init_app(app)
+    app.register_blueprint(staff.bp)
     return app

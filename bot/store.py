@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -30,7 +32,38 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["conversations"].create_index(["updated_at"])
 
 
-MIGRATIONS = [_v1]  # append a function to change the schema; never edit one that has shipped
+def _v2_sms_replies(db: sqlite_utils.Database) -> None:
+    # A text's reply, kept a few minutes under a keyed hash of its MessageSid, so Twilio's retries change nothing.
+    db["sms_replies"].create({"id": str, "key": str, "reply": str, "created_at": float}, pk="id")
+    db["sms_replies"].create_index(["created_at"])
+    db["sms_replies"].create_index(["key"])
+
+
+def _v3_handoff(db: sqlite_utils.Database) -> None:
+    # Talking to a person (bot/handoff.py, bot/staff.py). Notes, relay messages, callback details, a live chat's
+    # text address and TOTP secrets are encrypted (Fernet); each row goes when its chat or callback closes.
+    db["handoffs"].create({
+        "id": str, "key": str, "alias": str, "channel": str, "lang": str, "topics": str, "note": str, "risk": int,
+        "alert": int, "status": str, "worker": str, "address": str, "created_at": float, "claimed_at": float,
+        "updated_at": float}, pk="id")
+    db["handoffs"].create_index(["key"])
+    db["relay"].create({"id": int, "handoff": str, "key": str, "sender": str, "msg": str, "body": str,
+                        "delivered": int, "created_at": float}, pk="id")
+    db["relay"].create_index(["handoff"])
+    db["relay"].create_index(["key"])
+    db["drafts"].create({"key": str, "data": str, "updated_at": float}, pk="key")
+    db["callbacks"].create({"id": str, "alias": str, "lang": str, "data": str, "status": str, "worker": str,
+                            "created_at": float}, pk="id")
+    db["staff"].create({"id": int, "name": str, "role": str, "pw_hash": str, "totp": str, "failures": int,
+                        "locked_until": float, "created_at": float}, pk="id")
+    db["staff"].create_index(["name"], unique=True)
+    db["staff_sessions"].create({"id": str, "staff_id": int, "stage": str, "csrf": str, "created_at": float,
+                                 "last_seen": float}, pk="id")
+    db["audit"].create({"id": int, "at": float, "staff": str, "action": str, "target": str}, pk="id")
+    db["counts"].create({"week": str, "name": str, "n": int}, pk=("week", "name"))
+
+
+MIGRATIONS = [_v1, _v2_sms_replies, _v3_handoff]  # append a function to change the schema; never edit one that has shipped
 
 
 def keyed_hash(secret: str, channel: str, address: str) -> str:
@@ -47,6 +80,9 @@ class Store:
         self.clock = clock
         self._local = threading.local()
         self._last_purge = 0.0
+        self._thread_lock = threading.RLock()
+        self._lock_file = None
+        self._lock_pid = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
 
@@ -59,6 +95,7 @@ class Store:
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: never corrupt, may lose the last commits
             conn.execute("PRAGMA secure_delete = ON")  # deleted records are overwritten, not left in free pages
             db = self._local.db = sqlite_utils.Database(conn)
         return db
@@ -73,15 +110,31 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        """Hold the write lock for a load-step-save, so two messages for one person never lose each other."""
+        """Hold the write lock for a load-step-save, so two messages for one person never lose each other.
+
+        Writers queue on a lock in this process and a file lock between processes before SQLite's own
+        lock: they wake the moment it is free, where SQLite's busy handler would sleep and retry.
+        """
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
+        with self._thread_lock, self._file_lock():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _file_lock(self):
+        if self._lock_pid != os.getpid():  # opened anew after a fork, so processes never share one
+            self._lock_file = open(self.path.with_name(self.path.name + ".lock"), "a+b")  # noqa: SIM115
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
-            yield self
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def load(self, key: str) -> Conversation | None:
         """Return the live record for `key`, or None; an expired record is deleted, never served."""

@@ -23,6 +23,7 @@ class Waymark:
         self.runtime = runtime
         self.store = store
         self.secret = secret
+        self.desk = None  # the handoff desk (bot/handoff.py), when talking to a person is set up
 
     def init_app(self, app: Flask) -> None:
         app.extensions["waymark"] = self
@@ -31,18 +32,35 @@ class Waymark:
         """Return the keyed hash that stands for an address; the address itself is never kept."""
         return keyed_hash(self.secret, channel, address)
 
-    def converse(self, key: str, channel: str, text: str | None) -> Reply:
+    def converse(self, key: str, channel: str, text: str | None, once=None) -> Reply:
         """Take one message (None to start afresh) and return the rendered reply; never raise."""
+        # With `once` (a bot.sms.Once) a retried message gets its first reply again and changes nothing;
+        # the check and the record share the turn's transaction, so two racing retries step once.
         try:
             with self.store.transaction():
-                conv = self.store.load(key) or Conversation(key=key, channel=channel)
+                seen = once.recall(self.store) if once else None
+                if seen is not None:
+                    return seen
+                before = self.store.load(key)
+                conv = before or Conversation(key=key, channel=channel)
                 engine = self.runtime.engine
-                turn = engine.start(conv) if text is None else engine.step(conv, text)
+                # While a worker has the chat, the person's words go to them and the bot stays quiet
+                # (EXIT and risk messages still get their answer): see bot/handoff.py.
+                live = self.desk.live(key) if self.desk and text is not None else None
+                if live:
+                    turn = self.desk.relay(live, conv, text)
+                else:
+                    turn = engine.start(conv) if text is None else engine.step(conv, text)
+                if self.desk:
+                    turn = self.desk.after(before, turn, channel)
                 if turn.ended:
                     self.store.delete(key)
                 else:
                     self.store.save(turn.conversation)
-            return self.runtime.renderer.turn(turn)
+                reply = self.runtime.renderer.turn(turn)
+                if once:
+                    once.keep(self.store, reply, turn.conversation)
+            return reply
         except Exception:
             log.exception("a turn failed on channel %s; sent the safe reply", channel)
             return self.safe_reply()
@@ -51,6 +69,8 @@ class Waymark:
         """Delete a conversation at once (quick exit)."""
         with self.store.transaction():
             self.store.delete(key)
+            if self.desk:
+                self.desk.forget(key)
 
     def safe_reply(self, lang: str = "en") -> Reply:
         """Return the fail-safe reply, which always carries the emergency line."""
@@ -58,7 +78,7 @@ class Waymark:
             text = self.runtime.renderer.message(Message("common.error"), lang)
         except Exception:
             text = LAST_RESORT
-        return Reply(lang, (text,))
+        return Reply(lang, (text,), ("common.error",))
 
 
 def waymark() -> Waymark:

@@ -36,17 +36,24 @@ class Renderer:
         self.catalogs = catalogs
         self.services = services
 
-    def message(self, msg: Message, lang: str) -> str:
-        """Render one message; a message naming an unavailable service raises KeyError."""
-        return render_text(self.catalogs.text(msg.id, lang), self.services, dict(msg.params))
+    def message(self, msg: Message, lang: str, discreet: bool = False) -> str:
+        """Render one message (its neutral `<id>.discreet` wording in discreet mode, where there is one).
+
+        A message naming an unavailable service raises KeyError.
+        """
+        text = self.catalogs.text(msg.id, lang)
+        if discreet:
+            neutral = self.catalogs.text(f"{msg.id}.discreet", lang)
+            text = text if neutral == f"{msg.id}.discreet" else neutral
+        return render_text(text, self.services, dict(msg.params))
 
     def turn(self, turn: Turn) -> Reply:
         """Render a whole turn in the conversation's language."""
-        lang = turn.conversation.lang
+        lang, discreet = turn.conversation.lang, turn.conversation.discreet
         texts, ids = [], []
         for msg in turn.messages:
             try:
-                texts.append(self.message(msg, lang))
+                texts.append(self.message(msg, lang, discreet))
                 ids.append(msg.id)
             except KeyError:  # a service was unconfigured after the check ran: leave it out, never guess
                 log.warning("message %s names an unavailable service; left out", msg.id)

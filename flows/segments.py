@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # The GSM 03.38 default alphabet; the extension table's characters cost two septets each.
 GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -13,22 +15,69 @@ UCS2_SINGLE, UCS2_PART = 70, 67
 MAX_SEGMENTS = 3
 
 
+GSM_ALL = frozenset(GSM_BASIC | GSM_EXTENDED)
+
+
 def is_gsm(text: str) -> bool:
     """Say whether every character fits the GSM-7 alphabet."""
-    return all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text)
+    return GSM_ALL.issuperset(text)  # set operations run in C: the webhook lays out every reply with them
 
 
 def units(text: str) -> int:
     """Count the encoding units a text costs: septets in GSM-7, UTF-16 code units in UCS-2."""
     if is_gsm(text):
-        return sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+        return len(text) + sum(map(text.count, GSM_EXTENDED))
     return len(text.encode("utf-16-le")) // 2
 
 
 def segments(text: str) -> int:
     """Count the SMS segments a text needs."""
-    size = units(text)
-    single, part = (GSM_SINGLE, GSM_PART) if is_gsm(text) else (UCS2_SINGLE, UCS2_PART)
+    gsm = is_gsm(text)
+    size = len(text) + sum(map(text.count, GSM_EXTENDED)) if gsm else len(text.encode("utf-16-le")) // 2
+    single, part = (GSM_SINGLE, GSM_PART) if gsm else (UCS2_SINGLE, UCS2_PART)
     if size <= single:
         return 1
     return -(-size // part)
+
+
+TWILIO_MAX_CHARS = 1600  # Twilio refuses a longer message body
+_BREAKS = ("\n\n", "\n", " ")
+
+
+def _words(text: str) -> list[str]:
+    """Split at spaces, except a space between two digits, so "0808 2000 247" stays whole."""
+    return re.split(r"(?<!\d) | (?!\d)", text)
+
+
+def split(text: str, max_segments: int | None = MAX_SEGMENTS, max_chars: int = TWILIO_MAX_CHARS,
+          prefix: str = "") -> list[str]:
+    """Cut a text into parts that each start with `prefix` and fit the budget (None: characters only)."""
+    # Parts break at paragraphs, then lines, then spaces; a word or a phone number is cut only
+    # when it alone is longer than a part.
+
+    def fits(part: str) -> bool:
+        whole = prefix + part
+        return len(whole) <= max_chars and (max_segments is None or segments(whole) <= max_segments)
+
+    def pack(chunk: str, level: int) -> list[str]:
+        if fits(chunk):
+            return [chunk]
+        if level == len(_BREAKS):  # one unbreakable run longer than a part: cut it by characters
+            parts, current = [], ""
+            for ch in chunk:
+                if current and not fits(current + ch):
+                    parts.append(current)
+                    current = ""
+                current += ch
+            return parts + [current]
+        sep = _BREAKS[level]
+        pieces = _words(chunk) if sep == " " else chunk.split(sep)
+        parts: list[str] = []
+        for piece in pieces:
+            packed = pack(piece, level + 1)
+            if parts and fits(parts[-1] + sep + packed[0]):
+                parts[-1] += sep + packed.pop(0)
+            parts.extend(packed)
+        return parts
+
+    return [prefix + part for part in pack(text.strip(), 0) if part.strip()] or [prefix.rstrip()]

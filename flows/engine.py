@@ -61,6 +61,8 @@ class Turn:
     messages: tuple[Message, ...]
     options: tuple[Option, ...] = ()
     ended: bool = False
+    action: str | None = None  # the entered state's `action:`, for the app to carry out
+    captured: tuple[tuple[str, str], ...] = ()  # (name, answer) from a state's `capture:`
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class Engine:
                  available: set[str], understand: Callable[[str, str], Understanding] = _nothing_understood):
         self.library = library
         self.available = available
+        # Conditions that change over time (opening hours), read when a state is shown: name -> callable.
+        self.conditions: dict[str, Callable[[], bool]] = {}
         self.understand = understand
         self.machine = Machine(model=None, states=list(library.states), initial=None,
                                auto_transitions=False, send_event=False)
@@ -166,14 +170,16 @@ class Engine:
             option = self.match_option(self._topic_options(conv.pending), text, conv.lang)
             if option:
                 return self._enter(conv, option.go, push=True, previous=conv.state)
-        option = self.match_option(state.options, text, conv.lang)
+        option = self.match_option(self._options(state), text, conv.lang)
         if option:
             conv = replace(conv, **dict(option.set))
-            return self._trigger(conv, f"opt_{option.id}")
+            turn = self._trigger(conv, f"opt_{option.id}")
+            return replace(turn, captured=((state.capture, option.id),)) if state.capture else turn
         if state.any == START:  # starting again: read the message as a first message
             return self._first(replace(conv, history=()), text)
         if state.any:
-            return self._trigger(conv, "any")
+            turn = self._trigger(conv, "any")
+            return replace(turn, captured=((state.capture, text),)) if state.capture else turn
         return self._route_or_reprompt(conv, state, understood.topics)
 
     def _first(self, conv: Conversation, text: str) -> Turn:
@@ -240,12 +246,23 @@ class Engine:
         messages = [Message(s.msg) for s in state.say if self._shown(s)]
         if state.ask:
             messages.append(Message(state.ask))
-        return Turn(conv, tuple(messages), state.options)
+        return Turn(conv, tuple(messages), self._options(state), action=state.action)
+
+    def holds(self, flag: str) -> bool:
+        """Say whether a service is available or a condition (like opening hours) holds now."""
+        if flag in self.available:
+            return True
+        condition = self.conditions.get(flag)
+        return bool(condition and condition())
 
     def _shown(self, say) -> bool:
-        if say.if_ and say.if_ not in self.available:
+        """Say whether a `say` item or an option is shown, by its `if` and `unless`."""
+        if say.if_ and not self.holds(say.if_):
             return False
-        return not (say.unless and say.unless in self.available)
+        return not (say.unless and self.holds(say.unless))
+
+    def _options(self, state: State) -> tuple[Option, ...]:
+        return tuple(o for o in state.options if self._shown(o))
 
     def _interrupt(self, conv: Conversation, risks: frozenset[str]) -> Turn:
         """Put emergency information first, then say the person can carry on where they were.
@@ -256,6 +273,13 @@ class Engine:
         conv = replace(conv, risk=tuple(sorted(set(conv.risk) | risks)), misses=0)
         messages = [Message(RISK_MESSAGES[r]) for r in sorted(risks) if r in RISK_MESSAGES]
         return Turn(conv, (*messages, Message("common.carry_on")))
+
+    def offered(self, conv: Conversation) -> tuple[Option, ...]:
+        """Return the choices on offer now: the topics being clarified, else the state's own options."""
+        if conv.pending:
+            return self._topic_options(conv.pending)
+        state = self.library.states.get(conv.state)
+        return self._options(state) if state else ()
 
     def _topic_options(self, topics: tuple[str, ...]) -> tuple[Option, ...]:
         """Offer topics as choices, each labelled by its `topic.<name>` message."""
@@ -272,7 +296,7 @@ class Engine:
         conv = replace(conv, misses=misses, pending=())
         first = "common.no_match_twice" if misses >= MISSES_BEFORE_HELP else "common.no_match"
         messages = [Message(first)] + ([Message(state.ask)] if state.ask else [])
-        return Turn(conv, tuple(messages), state.options)
+        return Turn(conv, tuple(messages), self._options(state))
 
 
 class _Cursor:

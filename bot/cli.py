@@ -143,3 +143,53 @@ def directory_check():
     for line in found:
         click.echo(line)
     click.echo(f"{len(found)} entr{'y' if len(found) == 1 else 'ies'} to look at, of {len(services)}")
+
+
+@cli.group()
+def staff():
+    """Look after staff console accounts (there are no default accounts)."""
+
+
+def _print_totp(name: str, secret: str | None) -> None:
+    if secret:
+        import pyotp
+
+        click.echo(f"second factor: add this to an authenticator app: {secret}")
+        click.echo(pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="Waymark"))
+
+
+@staff.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["staff", "admin"]), default="staff", show_default=True)
+@click.option("--totp/--no-totp", default=None, help="Give a staff account a TOTP second factor (admins always have one).")
+def staff_add(name: str, role: str, totp: bool | None):
+    """Create or reset an account; the password comes from a prompt, or standard input when not a terminal."""
+    from .staff import add_account
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password (at least 12 characters)", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    app = _app()
+    with app.app_context():
+        try:
+            secret = add_account(app.extensions["waymark"].store, name, role, password,
+                                 bool(totp if totp is not None else app.config["STAFF_TOTP"]))
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+    click.echo(f"account {name} ({role}) is ready")
+    _print_totp(name, secret)
+
+
+@staff.command("demo")
+def staff_demo():
+    """Create or refresh the demo account with a new random password, printed once (for `make run`)."""
+    from .staff import add_account
+
+    app = _app()
+    password = secrets.token_urlsafe(12)
+    with app.app_context():
+        secret = add_account(app.extensions["waymark"].store, "demo", "staff", password, False)
+    click.echo("Staff console demo login (shown once): open /staff/ on the running server")
+    _print_totp("demo", secret)
+    click.echo(f"name: demo  password: {password}")

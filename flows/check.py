@@ -20,6 +20,9 @@ from .segments import MAX_SEGMENTS, segments
 BLAMING_FILE = Path(__file__).resolve().parent.parent / "safety" / "blaming.yaml"
 ENGINE_IDS = ("common.first_words", "common.emergency", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", *RISK_MESSAGES.values())
+# Said by the app itself during a live chat with a worker (bot/handoff.py), with the parameters it fills.
+APP_IDS = {"talk.likely_wait": ("minutes",), "talk.joined": (), "talk.transferred": (), "talk.no_one_free": (),
+           "talk.risk_alert": ()}
 # Twilio answers these itself (opt-out and opt-in): never a command word or an option label.
 TWILIO_RESERVED = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "unstop"}
 MIN_READING_EASE = 60
@@ -27,11 +30,15 @@ MIN_WORDS_FOR_READING_EASE = 10  # Flesch scores of a handful of words swing wil
 
 
 def reachable(library: Library, start: str, with_commands: bool) -> set[str]:
-    """Return the states reachable from `start` through options, `any`, and optionally global commands."""
+    """Return the states reachable from `start` through options, `any`, and optionally global commands (and app entries)."""
     edges = {name: {o.go for o in s.options} | ({s.any} if s.any else set()) for name, s in library.states.items()}
     if with_commands:
         for name in edges:
             edges[name] |= {c.go for c in library.commands.values() if c.go}
+    if with_commands:  # states the app enters itself (`entry: true`, the end of a live chat) are reached like commands
+        for name, state in library.states.items():
+            if state.entry:
+                edges[start] = edges[start] | {name}
     seen, todo = {start}, deque([start])
     while todo:
         for nxt in edges.get(todo.popleft(), ()):
@@ -67,6 +74,8 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
     english = catalogs.messages["en"]
     used = library.message_ids()
     used.update({mid: "engine" for mid in ENGINE_IDS})
+    if any(state.action == "handoff" for state in library.states.values()):  # the app will say these too
+        used.update({mid: "bot/handoff.py" for mid in APP_IDS})
     used.update({f"topic.{t}": f"topic {t}" for t in library.topics})
     for mid, where in sorted(used.items()):
         if mid not in english:
@@ -86,7 +95,7 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
                 sid, _, attr = name.partition(".")
                 service = services.get(sid)
                 if service is None or attr not in FIELDS:
-                    if mid != "common.language_offer":
+                    if mid != "common.language_offer" and name not in APP_IDS.get(mid, ()):
                         problems.append(f"{where}: {{{name}}} names no directory entry or field")
                     continue
                 if not service.available:

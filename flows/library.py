@@ -12,8 +12,8 @@ FLOWS_DIR = Path(__file__).parent
 START = "welcome.start"
 MENU = "main.menu"
 NOT_FLOWS = {"directory.yaml", "commands.yaml"}
-STATE_KEYS = {"say", "ask", "options", "any", "topic"}
-OPTION_KEYS = {"id", "label", "go", "set"}
+STATE_KEYS = {"say", "ask", "options", "any", "topic", "action", "capture", "entry"}
+OPTION_KEYS = {"id", "label", "go", "set", "if", "unless"}
 SETTABLE = {"lang", "discreet"}
 COMMANDS = ("exit", "menu", "back", "help", "talk", "language")
 ID = re.compile(r"^[a-z0-9_]+$")
@@ -42,6 +42,8 @@ class Option:
     go: str
     set: tuple[tuple[str, object], ...] = ()
     where: str = ""
+    if_: str | None = None  # offered only when this service is available or this condition holds
+    unless: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class State:
     any: str | None = None
     topic: str | None = None
     where: str = ""  # "flows/x.yaml:12", for messages about this state
+    action: str | None = None  # the app does this when the state is entered (reported in the Turn)
+    capture: str | None = None  # the answer here (an option id, or words kept as said) is reported under this name
+    entry: bool = False  # the app may enter this state directly (the end of a live chat), so it counts as reachable
 
     @property
     def flow(self) -> str:
@@ -167,7 +172,7 @@ def _parse_flow(path: Path, problems: list[str]) -> tuple[list[State], dict[str,
             okey = f"{key}.options[{i}]"
             owhere = f"{path.name}:{getattr(od, 'line', 0)}"
             if not isinstance(od, dict) or not {"id", "label", "go"} <= set(od) or set(od) - OPTION_KEYS:
-                problems.append(f"{owhere}: {okey}: an option needs id, label and go (and may have set)")
+                problems.append(f"{owhere}: {okey}: an option needs id, label and go (and may have set, if, unless)")
                 continue
             if not ID.match(str(od["id"])) or od["id"] in seen:
                 problems.append(f"{owhere}: {okey}.id: {od['id']!r} must be [a-z0-9_]+ and unique in the state")
@@ -176,15 +181,20 @@ def _parse_flow(path: Path, problems: list[str]) -> tuple[list[State], dict[str,
             if not isinstance(settings, dict) or set(settings) - SETTABLE:
                 problems.append(f"{owhere}: {okey}.set: only {sorted(SETTABLE)} may be set")
                 settings = {}
-            options.append(Option(str(od["id"]), od["label"], str(od["go"]), tuple(settings.items()), owhere))
+            options.append(Option(str(od["id"]), od["label"], str(od["go"]), tuple(settings.items()), owhere,
+                                  od.get("if"), od.get("unless")))
         ask = sd.get("ask")
         if options and not ask:
             problems.append(f"{where}: {key}.ask: a state with options must ask a question")
         if not options and not sd.get("any"):
             problems.append(f"{where}: {key}: dead end: give it options or `any:`")
+        for name in ("action", "capture"):
+            if sd.get(name) is not None and not ID.match(str(sd[name])):
+                problems.append(f"{where}: {key}.{name}: {sd[name]!r} must be a name like [a-z0-9_]+")
         states.append(State(
             name=f"{flow}.{local}", say=tuple(s for s in say if s), ask=ask, options=tuple(options),
             any=str(sd["any"]) if sd.get("any") else None, topic=sd.get("topic"), where=where,
+            action=sd.get("action"), capture=sd.get("capture"), entry=bool(sd.get("entry")),
         ))
     return states, {"start": f"{flow}.{start}"}
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from twilio.http import HttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 from bot import create_app
@@ -143,3 +146,33 @@ class WebChat:
 def web(client):
     """Chat with the shipped app over the web API: `web.start()`, `web.say("hi")`, `web.choose("safe")`."""
     return WebChat(client)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (Debian's where present); each test opens its own context."""
+    from playwright import sync_api
+
+    from .test_browser import ARGS, CHROMIUM
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+class FakeHttp(HttpClient):
+    """Record what the Twilio client would send and answer like the Messages API; nothing leaves the machine."""
+
+    def __init__(self):
+        super().__init__(logger=None, is_async=False)
+        self.requests = []
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        self.requests.append({"method": method, "uri": uri, "data": dict(data or {}), "auth": auth})
+        return Response(201, json.dumps({"sid": f"SM{len(self.requests):032d}", "status": "queued"}))
+
+    def bodies(self, to: str) -> list[str]:
+        """Return the texts sent to one address, in order."""
+        return [r["data"]["Body"] for r in self.requests if r["data"].get("To") == to]

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright import sync_api
 from werkzeug.serving import make_server
 
 from bot import create_app
@@ -73,14 +72,6 @@ def server(tmp_path_factory):
     httpd.shutdown()
     council_httpd.shutdown()
     app.extensions["waymark"].store.close()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 class Visit:

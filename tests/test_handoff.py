@@ -7,14 +7,14 @@ import json
 import re
 
 import pytest
-from twilio.http import HttpClient
+
 from twilio.http.response import Response
 
 from bot import create_app
 from bot.handoff import HoursError, parse_hours, shown
 from bot.staff import add_account
 
-from .conftest import SmsClient, WebChat, make_config
+from .conftest import FakeHttp, SmsClient, WebChat, make_config
 
 PASSWORD = "correct horse battery staple"
 KINGSTON = {"kingston_vawg_service": {"name": "Kingston Domestic Abuse & VAWG Service", "phone": "020 3000 0000"}}
@@ -26,22 +26,6 @@ def handoff_config(tmp_path, **extra) -> dict:
     settings = {"SERVICES": KINGSTON, "HANDOFF_HOURS": "Mon-Sun 00:00-24:00", "BANK_HOLIDAYS": "",
                 "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "SMS_FROM": "+447700900000", **extra}
     return make_config(tmp_path, **settings)
-
-
-class FakeHttp(HttpClient):
-    """Record what Twilio's client would send; nothing leaves the machine."""
-
-    def __init__(self):
-        super().__init__(logger=None, is_async=False)
-        self.requests = []
-
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None,
-                allow_redirects=False):
-        self.requests.append({"method": method, "uri": uri, "data": dict(data or {})})
-        return Response(201, json.dumps({"sid": f"SM{len(self.requests):032d}", "status": "queued"}))
-
-    def bodies(self, to: str = NUMBER) -> list[str]:
-        return [r["data"]["Body"] for r in self.requests if r["data"].get("To") == to]
 
 
 @pytest.fixture
@@ -278,17 +262,17 @@ def test_a_text_conversation_reaches_a_worker_and_replies_go_back_by_twilio(happ
     assert NUMBER.encode() not in worker.client.get("/staff/").data
 
     worker.claim(item["id"])
-    assert "worker from the Kingston service is here" in happ.fake.bodies()[-1]
+    assert "worker from the Kingston service is here" in happ.fake.bodies(NUMBER)[-1]
     assert sms.send("Thank you. Is it safe to talk about housing?") == []  # the bot stays quiet
     assert worker.messages(item["id"])[-1]["text"] == "Thank you. Is it safe to talk about housing?"
 
     worker.say(item["id"], "Yes. Let's talk about housing.")
-    assert happ.fake.bodies()[-1].endswith("Yes. Let's talk about housing.")
+    assert happ.fake.bodies(NUMBER)[-1].endswith("Yes. Let's talk about housing.")
     data = database_bytes(happ)
     assert NUMBER.encode() not in data and b"about housing" not in data and b"be careful" not in data
 
     worker.end(item["id"])
-    assert "Did you feel listened to?" in happ.fake.bodies()[-1]
+    assert "Did you feel listened to?" in happ.fake.bodies(NUMBER)[-1]
     assert "Thank you" in sms.send("4")[0]
     assert counts(happ)["feedback.4"] == 1
     store = happ.extensions["waymark"].store

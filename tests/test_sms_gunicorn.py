@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
+from bench.sms_load import free_port, procfile_options
 from bot.store import Store, keyed_hash
 
 from .conftest import FIXTURES, messages
@@ -24,26 +23,6 @@ from .conftest import FIXTURES, messages
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "gunicorn-test-token"
 SECRET = "gunicorn-test-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def procfile_options() -> list[str]:
-    """Return the Procfile's gunicorn options, without its bind and app."""
-    words = shlex.split((ROOT / "Procfile").read_text().split("web:", 1)[1].strip())
-    out, skip = [], False
-    for word in words[1:]:
-        if skip:
-            skip = False
-        elif word in ("--bind", "-b"):
-            skip = True
-        elif not word.startswith("bot:"):
-            out.append(word)
-    return out
 
 
 @pytest.fixture(scope="module")

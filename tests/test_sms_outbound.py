@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
-from twilio.http import HttpClient
-from twilio.http.response import Response
 
 from bot.twilio_out import NotInConversation, WindowClosed, outbound
 
-from .conftest import SmsClient
-
-
-class FakeHttp(HttpClient):
-    """Record what the Twilio client would send and answer like the Messages API; nothing leaves the machine."""
-
-    def __init__(self):
-        super().__init__(logger=None, is_async=False)
-        self.requests = []
-
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None,
-                allow_redirects=False):
-        self.requests.append({"method": method, "uri": uri, "data": dict(data or {}), "auth": auth})
-        return Response(201, json.dumps({"sid": f"SM{len(self.requests):032d}", "status": "queued"}))
+from .conftest import FakeHttp, SmsClient
 
 
 @pytest.fixture

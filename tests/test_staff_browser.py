@@ -10,7 +10,7 @@ from playwright import sync_api
 from bot import create_app
 
 from .conftest import SmsClient, WebChat
-from .test_browser import ARGS, CHROMIUM, axe_clean, serve
+from .test_browser import axe_clean, serve
 from .test_handoff import NUMBER, PASSWORD, FakeHttp, Worker, ask_for_a_person, counts, handoff_config, updates
 
 
@@ -27,17 +27,9 @@ def console(tmp_path_factory):
     app.extensions["waymark"].store.close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(chromium, console):
-    context = chromium.new_context()
+def page(browser, console):
+    context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
@@ -107,16 +99,16 @@ def test_a_worker_in_the_browser_answers_a_text_conversation(page, console):
     page.fill("#text", "Hello, this is the Kingston service.")
     page.click('[data-staff="send"]')
     sync_api.expect(page.locator('[data-staff="messages"] li.worker')).to_contain_text("Kingston service")
-    assert console.fake.bodies()[-1].endswith("Hello, this is the Kingston service.")
+    assert console.fake.bodies(NUMBER)[-1].endswith("Hello, this is the Kingston service.")
 
     page.click('[data-staff="end"]')
     page.wait_for_url(re.compile(r"/staff/$"))
-    assert "Did you feel listened to?" in console.fake.bodies()[-1]
+    assert "Did you feel listened to?" in console.fake.bodies(NUMBER)[-1]
     assert "Thank you" in sms.send("3")[0]
 
 
-def test_a_person_in_the_web_chat_and_a_worker_in_the_console_talk_both_ways(chromium, console, page):
-    person = chromium.new_context().new_page()
+def test_a_person_in_the_web_chat_and_a_worker_in_the_console_talk_both_ways(browser, console, page):
+    person = browser.new_context().new_page()
     person.set_default_timeout(10_000)
     person.goto(console.base + "/chat")
     log = person.locator('[data-waymark="log"]')

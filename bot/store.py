@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 import sqlite_utils
@@ -151,7 +151,7 @@ class Store:
 
     def save(self, conv: Conversation) -> None:
         """Write the record (no text, no address) and purge expired ones now and then."""
-        row = asdict(conv)
+        row = {name: getattr(conv, name) for name in COLUMNS}  # not asdict(): it deep-copies, on every turn
         row.update({k: json.dumps(list(row[k])) for k in TUPLES})
         row["updated_at"] = self.clock()
         names = ", ".join(row)

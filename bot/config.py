@@ -33,7 +33,9 @@ ALLOWED_ORIGINS = ""
 
 # Talking to a person (the warm handoff and the staff console at /staff/).
 HANDOFF_ENABLED = True  # WAYMARK_HANDOFF_ENABLED: offer live chat with a worker (needs the Kingston service configured)
-HANDOFF_HOURS = "Mon-Fri 09:00-17:00"  # WAYMARK_HANDOFF_HOURS: when workers answer, e.g. "Mon-Fri 09:00-17:00; Sat 10:00-13:00"
+# WAYMARK_HANDOFF_HOURS: when workers answer live, e.g. "Mon-Fri 09:00-17:00; Sat 10:00-13:00" (London time).
+# Unset, nobody is promised a live worker: people get the 24/7 helplines and a safe callback instead.
+HANDOFF_HOURS = ""
 HANDOFF_TIMEZONE = "Europe/London"  # WAYMARK_HANDOFF_TIMEZONE: the time zone of the opening hours
 # WAYMARK_BANK_HOLIDAYS: closed days (YYYY-MM-DD, space- or comma-separated). Default: England and Wales
 # 2026-2027 from https://www.gov.uk/bank-holidays; check and extend it each year.

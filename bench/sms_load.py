@@ -60,7 +60,7 @@ def procfile_options() -> list[str]:
         elif word in ("--bind", "-b"):
             skip = True
         elif not word.startswith("bot:"):
-            out.append(word)
+            out.append(str(ROOT / word) if word.endswith(".conf.py") else word)  # servers start elsewhere
     return out
 
 

@@ -55,6 +55,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     runtime = build(services=_local_services(app), **paths)
     store = Store(app.config["DATABASE"], idle_seconds=int(app.config["IDLE_MINUTES"]) * 60)
     Waymark(runtime, store, app.config["SECRET_KEY"]).init_app(app)
+    if not app.testing:
+        store.sweep_every(60)  # idle conversations and expired rows go even when nobody writes
 
     from . import views
 

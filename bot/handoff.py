@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 ALIAS_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-PURGE_EVERY_S = 60.0
 OPEN = ("waiting", "live")
 ENDED_STATE = "talk.ended"
 ON_CALL_TEXT = "Waymark: someone is waiting to talk in the staff console."  # never a detail of who or why
@@ -106,7 +105,7 @@ class Desk:
             raise ValueError("WAYMARK_DATA_KEY: not a Fernet key; make one with "
                              "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
                              ) from None
-        self._last_purge = 0.0
+        self.store.purgers.append(self.purge)
         self.outbound_errors = 0
         self.notifier: threading.Thread | None = None  # the last on-call text in flight (tests join it)
 
@@ -212,7 +211,6 @@ class Desk:
                 extra.append(Message("talk.no_one_free"))
         if extra:
             turn = replace(turn, messages=tuple(extra) + turn.messages)
-        self.purge()
         return turn
 
     # -- captured answers ---------------------------------------------------------------------------------
@@ -518,12 +516,12 @@ class Desk:
             self.count("handoff.abandoned" if row["status"] == "waiting" else "handoff.person_left")
             self._delete(row["id"])
 
-    def purge(self, force: bool = False) -> None:
-        """Delete what has outlived its time: old handoffs and callbacks, stale drafts, orphan messages."""
-        now = self.clock()
-        if not force and now - self._last_purge < PURGE_EVERY_S:
-            return
-        self._last_purge = now
+    def purge(self, now: float | None = None) -> None:
+        """Delete what has outlived its time: old handoffs and callbacks, stale drafts, orphan messages.
+
+        The store runs this with its own purge (registered in __init__); call it inside a transaction.
+        """
+        now = self.clock() if now is None else now
         db = self.store.db
         db.execute("DELETE FROM relay WHERE handoff IN (SELECT id FROM handoffs WHERE created_at < ?)",
                    [now - self.retention_s])

@@ -64,9 +64,6 @@ class Limiter:
 class Once:
     """Keep one text's reply for a few minutes under a keyed hash of its id, so a retry gets it again."""
 
-    PURGE_EVERY_S = 30.0
-    _last_purge = 0.0
-
     def __init__(self, msg_hash: str, key: str, ttl_s: float):
         self.id, self.key, self.ttl_s = msg_hash, key, ttl_s
 
@@ -81,9 +78,6 @@ class Once:
     def keep(self, store: Store, reply: Reply, conv: Conversation | None = None) -> None:
         """Record the reply (call inside the turn's transaction) and drop expired ones."""
         now = store.clock()
-        if now - Once._last_purge > self.PURGE_EVERY_S:  # expired ones are never served; this frees the space
-            Once._last_purge = now
-            store.db.execute("DELETE FROM sms_replies WHERE created_at < ?", [now - self.ttl_s])
         if reply.ended:  # the conversation is gone: keep nothing of it
             store.db.execute("DELETE FROM sms_replies WHERE key = ?", [self.key])
             return
@@ -113,6 +107,9 @@ class Words:
 @bp.record_once
 def _setup(state) -> None:
     state.app.extensions["sms_limiter"] = Limiter()
+    store, ttl_s = state.app.extensions["waymark"].store, float(state.app.config["SMS_REPLAY_MINUTES"]) * 60
+    # Expired replies are never served (recall checks the time); the store's purge frees their space.
+    store.purgers.append(lambda now: store.db.execute("DELETE FROM sms_replies WHERE created_at < ?", [now - ttl_s]))
     from .twilio_out import Outbound
 
     Outbound().init_app(state.app)

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 import sqlite_utils
 
 from flows.engine import Conversation
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 PURGE_EVERY_S = 60
@@ -80,6 +83,7 @@ class Store:
         self.clock = clock
         self._local = threading.local()
         self._last_purge = 0.0
+        self.purgers: list = []  # other tables' clean-ups, each called with the time; see purge()
         self._thread_lock = threading.RLock()
         self._lock_file = None
         self._lock_pid = None
@@ -166,11 +170,31 @@ class Store:
         self.db.execute("DELETE FROM conversations WHERE key = ?", [key])
 
     def purge(self) -> int:
-        """Delete every record idle for longer than the limit; return how many went."""
-        self._last_purge = self.clock()
-        cursor = self.db.execute("DELETE FROM conversations WHERE updated_at < ?",
-                                 [self.clock() - self.idle_seconds])
+        """Delete every record idle for longer than the limit, then run the other tables' purgers.
+
+        Call it inside a transaction. Returns how many conversations went.
+        """
+        now = self._last_purge = self.clock()
+        cursor = self.db.execute("DELETE FROM conversations WHERE updated_at < ?", [now - self.idle_seconds])
+        for purger in self.purgers:
+            purger(now)
         return cursor.rowcount
+
+    def sweep_every(self, seconds: float) -> threading.Thread:
+        """Purge in a daemon thread every `seconds`, so nothing outlives its time when no one is writing."""
+
+        def run() -> None:
+            while True:
+                time.sleep(seconds)
+                try:
+                    with self.transaction():
+                        self.purge()
+                except sqlite3.Error:
+                    log.warning("a scheduled purge failed; the next one will try again")
+
+        thread = threading.Thread(target=run, name="waymark-purge", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -347,7 +347,7 @@ def test_callbacks_expire_after_the_retention_time(closed):
     start = desk.clock()
     desk.clock = lambda: start + 8 * 86400
     with desk.store.transaction():
-        desk.purge(force=True)
+        desk.purge()
     assert desk.store.db.execute("SELECT COUNT(*) FROM callbacks").fetchone()[0] == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -133,3 +134,23 @@ def test_failed_turn_rolls_back(store):
             store.save(conv)
             raise RuntimeError("boom")
     assert store.load("k").state == "main.menu"
+
+
+def test_other_tables_purgers_run_with_every_purge(store, clock):
+    seen = []
+    store.purgers.append(seen.append)
+    with store.transaction():
+        store.purge()
+    assert seen == [clock.now]
+
+
+def test_the_sweep_thread_purges_when_nobody_writes(tmp_path):
+    store = Store(tmp_path / "w.db", idle_seconds=0)
+    save(store, Conversation(key="old", channel="sms", state="main.menu"))
+    store.sweep_every(0.05)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if store.db["conversations"].count == 0:
+            break
+        time.sleep(0.05)
+    assert store.db["conversations"].count == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from flows.runtime import build
 from safety import redact
@@ -40,9 +41,20 @@ def _local_services(app: Flask) -> dict:
     return merged
 
 
+class NoCookieSessions(SessionInterface):
+    """Keep no Flask cookie session: nothing in a cookie, and the staff console keeps its own on the server."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Create the Waymark application."""
     app = Flask(__name__, instance_relative_config=True, instance_path=(test_config or {}).get("INSTANCE_PATH"))
+    app.session_interface = NoCookieSessions()
     app.config.from_object(config)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

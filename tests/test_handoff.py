@@ -96,6 +96,16 @@ def ask_for_a_person(chat, note="He checks my phone", share=True):
     return chat.send(note)
 
 
+def claimed_by_text(app) -> tuple[SmsClient, "Worker", dict]:
+    """A person who asked by text for a person, and the worker who has claimed their chat."""
+    sms, worker = SmsClient(app, from_=NUMBER), Worker(app)
+    ask_for_a_person(sms)
+    worker.login()
+    [item] = worker.queue()
+    worker.claim(item["id"])
+    return sms, worker, item
+
+
 def ids(reply: dict) -> list[str]:
     return [m["id"] for m in reply["messages"]]
 
@@ -281,11 +291,7 @@ def test_a_text_conversation_reaches_a_worker_and_replies_go_back_by_twilio(happ
 
 
 def test_stop_by_text_closes_the_chat_for_the_worker(happ):
-    sms, worker = SmsClient(happ, from_=NUMBER), Worker(happ)
-    ask_for_a_person(sms)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    sms, worker, item = claimed_by_text(happ)
     assert sms.send("STOP") == []
     assert worker.queue() == []
     assert worker.client.get(f"/staff/handoffs/{item['id']}").status_code == 410
@@ -426,11 +432,7 @@ def test_quick_exit_on_the_web_closes_the_chat_for_the_worker(happ):
 
 
 def test_a_text_that_cannot_be_sent_is_shown_to_the_worker(happ):
-    sms, worker = SmsClient(happ, from_=NUMBER), Worker(happ)
-    ask_for_a_person(sms)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    sms, worker, item = claimed_by_text(happ)
     happ.config["SMS_FROM"] = None  # Twilio refuses a message with no sender
 
     class Refuses(FakeHttp):

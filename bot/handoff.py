@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, has_app_context, has_request_context, request
 
 from flows.engine import Conversation, Message, Turn, normalize
+from flows.library import MENU
 
 log = logging.getLogger(__name__)
 
@@ -315,9 +316,20 @@ class Desk:
         """Lay a handoff out for staff: alias, channel, language, shared topics and note, wait, risk."""
         now = self.clock() if now is None else now
         return {"id": row["id"], "alias": row["alias"], "channel": row["channel"], "lang": row["lang"],
-                "topics": json.loads(row["topics"] or "[]"), "note": self.unseal(row["note"], ""),
+                "topics": [self.topic_label(t) for t in json.loads(row["topics"] or "[]")],
+                "note": self.unseal(row["note"], ""),
                 "risk": bool(row["risk"]), "alert": bool(row["alert"]), "status": row["status"],
                 "worker": row["worker"], "wait_minutes": int(((row["claimed_at"] or now) - row["created_at"]) // 60)}
+
+    def topic_label(self, topic: str) -> str:
+        """Name a topic for staff in plain English: its topic label, else the main menu's words for its flow."""
+        runtime = self.w.runtime
+        label = runtime.catalogs.text(f"topic.{topic}")
+        if label != f"topic.{topic}":
+            return label
+        start = runtime.library.starts.get(topic)
+        menu = runtime.library.states[MENU].options
+        return next((runtime.catalogs.text(o.label) for o in menu if o.go == start), topic)
 
     def is_waiting_or_live(self, key: str) -> bool:
         """Say whether this conversation is in the queue or with a worker."""

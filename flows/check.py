@@ -20,9 +20,10 @@ from .segments import MAX_SEGMENTS, segments
 BLAMING_FILE = Path(__file__).resolve().parent.parent / "safety" / "blaming.yaml"
 ENGINE_IDS = ("common.first_words", "common.emergency", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", *RISK_MESSAGES.values())
-# Said by the app itself during a live chat with a worker (bot/handoff.py), with the parameters it fills.
-APP_IDS = {"talk.likely_wait": ("minutes",), "talk.joined": (), "talk.transferred": (), "talk.no_one_free": (),
-           "talk.risk_alert": ()}
+# Said by the app itself during a live chat with a worker (bot/handoff.py).
+APP_IDS = ("talk.likely_wait", "talk.joined", "talk.transferred", "talk.no_one_free", "talk.risk_alert")
+# Placeholders the app fills itself (not from the directory): the language offer, a wait, a length limit.
+APP_PARAMS = {"language", "number", "minutes", "max"}
 # Twilio answers these itself (opt-out and opt-in): never a command word or an option label.
 TWILIO_RESERVED = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "unstop"}
 MIN_READING_EASE = 60
@@ -85,7 +86,7 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
     renderer = Renderer(catalogs, services)
     for lang, messages in catalogs.messages.items():
         phrases = blaming.get(lang, []) + (blaming["en"] if lang != "en" else [])
-        for mid in sorted(set(used) & set(messages)):
+        for mid in sorted(messages):  # every message: each one is shown to someone, flow or not
             text = messages[mid]
             where = f"locales/{lang}: {mid}"
             fields = placeholders(text)
@@ -95,11 +96,11 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
                 sid, _, attr = name.partition(".")
                 service = services.get(sid)
                 if service is None or attr not in FIELDS:
-                    if mid != "common.language_offer" and name not in APP_IDS.get(mid, ()):
+                    if name not in APP_PARAMS:
                         problems.append(f"{where}: {{{name}}} names no directory entry or field")
                     continue
                 if not service.available:
-                    if guarded.get(mid) != sid:
+                    if guarded.get(mid.removesuffix(".discreet")) != sid:
                         problems.append(f"{where}: {{{name}}}: {sid} is not verified or configured, "
                                         f"so the message must be shown only `if: {sid}`")
                     continue
@@ -113,7 +114,7 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
             for phrase in phrases:
                 if f" {phrase} " in words:
                     problems.append(f"{where}: victim-blaming words: {phrase!r}")
-            if mid.startswith("common.words_"):
+            if ".words_" in mid:
                 for word in text.split("|"):
                     if normalize(word) in TWILIO_RESERVED:
                         problems.append(f"{where}: {word!r} is a Twilio opt-out/opt-in word")

@@ -116,3 +116,13 @@ def test_directory_entry_without_sources_fails(flows):
     edit(flows / "directory.yaml", "    sources: [https://example.org/ndah]\n", "    sources: []\n")
     with pytest.raises(LibraryError, match=r"services\[1\] \(ndah\).sources: every entry needs at least one source"):
         build(flows, FIXTURES / "locales")
+
+
+def test_messages_no_flow_uses_are_checked_too(tmp_path):
+    locales = tmp_path / "locales"
+    shutil.copytree(FIXTURES / "locales", locales)
+    po = locales / "en" / "LC_MESSAGES" / "messages.po"
+    po.write_text(po.read_text() + '\nmsgid "sms.extra"\nmsgstr "Why didn\'t you call {nobody.phone}?"\n')
+    problems = check_all(build(FIXTURES / "flows", locales))
+    assert "locales/en: sms.extra: victim-blaming words: 'why didnt you'" in problems
+    assert "locales/en: sms.extra: {nobody.phone} names no directory entry or field" in problems

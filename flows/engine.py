@@ -150,14 +150,14 @@ class Engine:
 
     def step(self, conv: Conversation, text: str) -> Turn:
         """Return the next record and replies for one message; do no I/O."""
-        conv = replace(conv, updated_at=time.time())
         if conv.state not in self.library.states:
             return self._first(conv, text)
         words = normalize(text)
         command = self.command_words.get(conv.lang, self.command_words["en"]).get(words)
         if command == "exit":
             return Turn(conv, (Message("common.exit_done"),), ended=True)
-        understood = self.understand(text, conv.lang) if not command else Understanding()
+        # A command or a bare number is a choice, not words to read for risk or topic.
+        understood = Understanding() if command or NUMBER.fullmatch(text) else self.understand(text, conv.lang)
         if understood.risks:
             return self._interrupt(conv, understood.risks)
         state = self.library.states[conv.state]

@@ -165,9 +165,7 @@ class Desk:
     def relay(self, handoff: dict, conv: Conversation, text: str) -> Turn:
         """Pass a person's message to the worker and keep the bot quiet, except for EXIT and risk."""
         engine = self.w.runtime.engine
-        words = normalize(text)
-        command = engine.command_words.get(conv.lang, engine.command_words["en"]).get(words)
-        if command == "exit":
+        if engine.command(normalize(text), conv.lang) == "exit":
             return Turn(conv, (Message("common.exit_done"),), ended=True)
         now = self.clock()
         self._add(handoff, "person", text)

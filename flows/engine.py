@@ -153,7 +153,7 @@ class Engine:
         if conv.state not in self.library.states:
             return self._first(conv, text)
         words = normalize(text)
-        command = self.command_words.get(conv.lang, self.command_words["en"]).get(words)
+        command = self.command(words, conv.lang)
         if command == "exit":
             return Turn(conv, (Message("common.exit_done"),), ended=True)
         # A command or a bare number is a choice, not words to read for risk or topic.
@@ -200,6 +200,10 @@ class Engine:
             return welcome
         first = (Message("common.first_words"), Message("common.emergency"))
         return Turn(routed.conversation, first + routed.messages, routed.options)
+
+    def command(self, words: str, lang: str) -> str | None:
+        """Return the global command a normalized message is, in its language or English, if any."""
+        return self.command_words.get(lang, self.command_words["en"]).get(words)
 
     def match_option(self, options: tuple[Option, ...], text: str, lang: str) -> Option | None:
         """Find the option a person meant: its number, or its words forgiving case, accents and typos."""

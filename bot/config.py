@@ -30,6 +30,10 @@ EXIT_URL = "https://www.bbc.co.uk/weather"  # WAYMARK_EXIT_URL: the neutral page
 # browser (CORS), space- or comma-separated, e.g. "https://www.kingston.gov.uk https://partner.org.uk".
 # Waymark's own origin always may; nobody else may by default.
 ALLOWED_ORIGINS = ""
+# Rate limits on /api/v1 (calls a minute, counted in each worker process's memory; quick exit is never limited).
+WEB_RATE_PER_CONVERSATION = 30  # WAYMARK_WEB_RATE_PER_CONVERSATION: messages a minute into one conversation
+WEB_RATE_PER_CLIENT = 300  # WAYMARK_WEB_RATE_PER_CLIENT: calls a minute from one client (a salted hash, never the address)
+WEB_PROXY_HOPS = 0  # WAYMARK_WEB_PROXY_HOPS: proxies in front adding X-Forwarded-For (1 on most hosts); 0 trusts none
 
 # Talking to a person (the warm handoff and the staff console at /staff/).
 HANDOFF_ENABLED = True  # WAYMARK_HANDOFF_ENABLED: offer live chat with a worker (needs the Kingston service configured)

@@ -6,8 +6,11 @@ import base64
 import hashlib
 import hmac
 import logging
+import math
 import re
 import secrets
+import threading
+import time
 from dataclasses import replace
 from itertools import zip_longest
 
@@ -67,6 +70,7 @@ WEB_WORDS = (  # the web chat's own words: message ids in the catalogs, like eve
     "web.error_origin",
     "web.error_not_found",
     "web.error_method",
+    "web.error_rate",
 )
 
 
@@ -98,6 +102,61 @@ def _check_config(state) -> None:
     if not re.fullmatch(r"https?://[^\s\"'<>`]+", exit_url):
         raise ValueError(f"WAYMARK_EXIT_URL: {exit_url!r} is not an http(s) address")
     app.extensions["web"] = {"origins": tuple(cleaned), "exit_url": exit_url}
+    app.extensions["web_limits"] = RateLimits()
+
+
+class RateLimits:
+    """Count API calls a minute per conversation and per client, in this process's memory only.
+
+    A client is known only by a keyed hash of its address under a random salt that is never written
+    anywhere and is replaced every hour, so the same address cannot be linked across hours; the
+    address itself is never kept, and every count is dropped when its minute is up.
+    """
+
+    WINDOW_S = 60.0
+    ROTATE_S = 3600.0
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.lock = clock, threading.Lock()
+        now = clock()
+        self.salt, self.salted = secrets.token_bytes(32), now
+        self.started, self.counts = now, {}
+
+    def client(self, address: str) -> str:
+        """Return the keyed hash of a client address under the current salt (rotated hourly)."""
+        with self.lock:
+            now = self.clock()
+            if now - self.salted >= self.ROTATE_S:
+                self.salt, self.salted = secrets.token_bytes(32), now
+            salt = self.salt
+        return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def hit(self, key: str, limit: int) -> int:
+        """Count one call for `key`; return 0 if it is within `limit` this minute, else seconds to wait."""
+        with self.lock:
+            now = self.clock()
+            if now - self.started >= self.WINDOW_S:
+                self.started, self.counts = now, {}
+            self.counts[key] = count = self.counts.get(key, 0) + 1
+            if count <= limit:
+                return 0
+            return max(1, math.ceil(self.started + self.WINDOW_S - now))
+
+
+def limit(key: str, setting: str) -> None:
+    """Answer 429 (kind words, the 999 line, Retry-After) when `key` is over its setting's calls a minute."""
+    wait = current_app.extensions["web_limits"].hit(key, int(current_app.config[setting]))
+    if wait:
+        raise WebError(429, "too_many_requests", "web.error_rate", {"Retry-After": str(wait)})
+
+
+def client_address() -> str:
+    """The client's address, for the rate limit only: the connection's, or the one WEB_PROXY_HOPS proxies saw."""
+    hops = int(current_app.config.get("WEB_PROXY_HOPS") or 0)
+    forwarded = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",") if a.strip()]
+    if hops > 0 and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return request.remote_addr or ""
 
 
 def settings() -> dict:
@@ -289,6 +348,7 @@ def start():
 def say(cid: str):
     """Take one message (text, an option, or a language) and return the replies."""
     key = authorize(cid)
+    limit("conversation:" + key, "WEB_RATE_PER_CONVERSATION")
     data = body(("text", "option", "lang"), required=True)
     conv = live(key)
     if "lang" in data:
@@ -404,6 +464,8 @@ def _check_origin():
         raise WebError(403, "origin", "web.error_origin")
     if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
         return "", 204
+    if request.endpoint not in ("web.delete", "web.exit_beacon"):  # quick exit always works
+        limit("client:" + current_app.extensions["web_limits"].client(client_address()), "WEB_RATE_PER_CLIENT")
     return None
 
 
@@ -440,6 +502,8 @@ def openapi_document() -> dict:
         "404": error("Not a conversation id."),
         "410": error("The conversation was deleted (quick exit, EXIT) or expired after idling."),
     }
+    busy = {"429": error("Too many calls a minute from this client or this conversation; "
+                         "the Retry-After header says how many seconds to wait.")}
     reply = {"description": "The replies.", "content": {"application/json": {"schema": ref("Reply")}}}
     return {
         "openapi": "3.1.0",
@@ -467,6 +531,7 @@ def openapi_document() -> dict:
                     "400": error("The body is not JSON."),
                     "403": error("The page's origin is not allowed."),
                     "422": error("The body is not as described."),
+                    **busy,
                 },
             }},
             "/api/v1/conversations/{id}/messages": {"post": {
@@ -479,7 +544,7 @@ def openapi_document() -> dict:
                 "security": [{"bearer": []}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": ref("Message")}}},
                 "responses": {"200": reply, "400": error("The body is not JSON."),
-                              "422": error("The body is not as described."), **guarded},
+                              "422": error("The body is not as described."), **guarded, **busy},
             }},
             "/api/v1/conversations/{id}": {"delete": {
                 "operationId": "deleteConversation",
@@ -515,13 +580,14 @@ def openapi_document() -> dict:
                             "content": {"application/json": {"schema": ref("Updates")}}},
                     "422": error("`wait` is not a whole number of seconds up to 25."),
                     **guarded,
+                    **busy,
                 },
             }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi",
                 "summary": "This document.",
                 "responses": {"200": {"description": "OpenAPI 3.1.",
-                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}, **busy},
             }},
         },
         "components": {

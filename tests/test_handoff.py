@@ -96,6 +96,17 @@ def ask_for_a_person(chat, note="He checks my phone", share=True):
     return chat.send(note)
 
 
+def claimed_on_the_web(app) -> tuple[WebChat, "Worker", dict]:
+    """A person who asked in the web chat for a person, and the worker who has claimed their chat."""
+    person, worker = WebChat(app.test_client()), Worker(app)
+    person.start()
+    ask_for_a_person(person)
+    worker.login()
+    [item] = worker.queue()
+    worker.claim(item["id"])
+    return person, worker, item
+
+
 def claimed_by_text(app) -> tuple[SmsClient, "Worker", dict]:
     """A person who asked by text for a person, and the worker who has claimed their chat."""
     sms, worker = SmsClient(app, from_=NUMBER), Worker(app)
@@ -184,12 +195,7 @@ def test_the_note_is_optional_and_topics_stay_private_when_the_person_says_no(ha
 
 
 def test_exit_during_a_live_chat_ends_everything_at_once(happ):
-    person, worker = WebChat(happ.test_client()), Worker(happ)
-    person.start()
-    ask_for_a_person(person)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    person, worker, item = claimed_on_the_web(happ)
     reply = person.say("EXIT")
     assert reply["ended"] is True
     assert worker.queue() == []
@@ -198,12 +204,7 @@ def test_exit_during_a_live_chat_ends_everything_at_once(happ):
 
 
 def test_a_risk_message_during_a_live_chat_shows_999_and_alerts_the_worker(happ):
-    person, worker = WebChat(happ.test_client()), Worker(happ)
-    person.start()
-    ask_for_a_person(person)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    person, worker, item = claimed_on_the_web(happ)
     reply = person.say("he is going to kill me")
     assert "common.risk_danger_now" in ids(reply) and "999" in reply["messages"][0]["text"]
     data = worker.client.get(f"/staff/handoffs/{item['id']}/messages.json").get_json()
@@ -419,12 +420,7 @@ def test_the_on_call_number_is_told_someone_is_waiting_and_nothing_more(tmp_path
 
 
 def test_quick_exit_on_the_web_closes_the_chat_for_the_worker(happ):
-    person, worker = WebChat(happ.test_client()), Worker(happ)
-    person.start()
-    ask_for_a_person(person)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    person, worker, item = claimed_on_the_web(happ)
     assert person.exit() == 204
     assert worker.queue() == []
     store = happ.extensions["waymark"].store
@@ -487,12 +483,7 @@ def test_a_conversation_that_expires_leaves_the_queue(happ):
 
 
 def test_the_workers_last_words_reach_the_web_chat_even_when_they_end_at_once(happ):
-    person, worker = WebChat(happ.test_client()), Worker(happ)
-    person.start()
-    ask_for_a_person(person)
-    worker.login()
-    [item] = worker.queue()
-    worker.claim(item["id"])
+    person, worker, item = claimed_on_the_web(happ)
     worker.say(item["id"], "Take care. Goodbye.")
     worker.end(item["id"])
     got = [m["text"] for m in updates(person)["messages"]]

@@ -15,9 +15,9 @@ from .engine import RISK_MESSAGES, Conversation, Message, Turn, normalize
 from .library import MENU, START, Library
 from .render import Renderer
 from .readability import flesch_reading_ease
-from .segments import MAX_SEGMENTS, segments
+from .segments import over_budget
 
-BLAMING_FILE = Path(__file__).resolve().parent.parent / "safety" / "blaming.yaml"
+BLAMING_DIR = Path(__file__).resolve().parent.parent / "safety" / "blaming"
 ENGINE_IDS = ("common.first_words", "common.emergency", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", *RISK_MESSAGES.values())
 # Said by the app itself during a live chat with a worker (bot/handoff.py).
@@ -51,8 +51,13 @@ def reachable(library: Library, start: str, with_commands: bool) -> set[str]:
 
 def blaming_phrases() -> dict[str, list[str]]:
     """Load the victim-blaming phrase lists, normalized, per language."""
-    data = yaml.safe_load(BLAMING_FILE.read_text(encoding="utf-8"))
-    return {lang: [normalize(p) for p in phrases] for lang, phrases in data.items() if lang != "version"}
+    lists = (yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(BLAMING_DIR.glob("*.yaml")))
+    return {data["language"]: [normalize(p) for p in data["phrases"]] for data in lists}
+
+
+def opening(renderer: Renderer, lang: str) -> str:
+    """The neutral line every text in `lang` opens with (the SMS channel's default)."""
+    return renderer.message(Message("sms.opening"), lang)
 
 
 def check_structure(library: Library) -> list[str]:
@@ -123,8 +128,9 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
                 rendered = renderer.message(Message(mid), lang)
             except (KeyError, AttributeError, ValueError, IndexError):
                 continue  # reported above, or a parameter the engine fills (language offer)
-            if segments(rendered) > MAX_SEGMENTS:
-                problems.append(f"{where}: {segments(rendered)} SMS segments when rendered (at most {MAX_SEGMENTS})")
+            too_long = over_budget(rendered, opening(renderer, lang))
+            if too_long:
+                problems.append(f"{where}: {too_long} when rendered")
             if lang == "en" and len(rendered.split()) >= MIN_WORDS_FOR_READING_EASE:
                 ease = flesch_reading_ease(rendered)
                 if ease < MIN_READING_EASE:
@@ -145,15 +151,16 @@ def check_budgets(runtime) -> list[str]:
         for name, state in runtime.library.states.items():
             conv = Conversation(key="check", channel="check", lang=lang)
             text = runtime.renderer.turn(runtime.engine.enter(conv, name)).as_text()
-            if segments(text) > MAX_SEGMENTS:
-                problems.append(f"{state.where}: {name} [{lang}]: the reply costs {segments(text)} SMS segments "
-                                f"({len(text)} characters; at most {MAX_SEGMENTS}): split it into steps")
+            too_long = over_budget(text, opening(runtime.renderer, lang))
+            if too_long:
+                problems.append(f"{state.where}: {name} [{lang}]: the reply costs {too_long}: split it into steps")
         for risk, msg in RISK_MESSAGES.items():
             turn = Turn(Conversation(key="check", channel="check", lang=lang),
                         (Message(msg), Message("common.carry_on")))
             text = runtime.renderer.turn(turn).as_text()
-            if segments(text) > MAX_SEGMENTS:
-                problems.append(f"locales/{lang}: {msg}: the {risk} interrupt costs {segments(text)} SMS segments")
+            too_long = over_budget(text, opening(runtime.renderer, lang))
+            if too_long:
+                problems.append(f"locales/{lang}: {msg}: the {risk} interrupt costs {too_long}")
     return problems
 
 

@@ -12,7 +12,8 @@ GSM_BASIC = set(
 GSM_EXTENDED = set("^{}\\[~]|€\f")
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
-MAX_SEGMENTS = 3
+MAX_SEGMENTS = 3  # a reply in GSM-7 (English) fits 3 segments, 459 characters
+MAX_TEXTS = 3  # a reply that needs Unicode fits 3 texts of 3 segments each: the SMS channel's defaults
 
 
 GSM_ALL = frozenset(GSM_BASIC | GSM_EXTENDED)
@@ -81,3 +82,19 @@ def split(text: str, max_segments: int | None = MAX_SEGMENTS, max_chars: int = T
         return parts
 
     return [prefix + part for part in pack(text.strip(), 0) if part.strip()] or [prefix.rstrip()]
+
+
+def over_budget(text: str, opening: str = "") -> str | None:
+    """Say how a reply breaks the SMS budget, or None when it fits.
+
+    In GSM-7 a reply fits MAX_SEGMENTS segments. A reply that needs Unicode (every non-English
+    catalog here) gets what the SMS channel sends whole by default: MAX_TEXTS texts of
+    MAX_SEGMENTS segments, each opening with the neutral line; at 67 characters a segment, 3
+    segments would hold a third of what the English says.
+    """
+    if is_gsm(text):
+        count = segments(text)
+        return None if count <= MAX_SEGMENTS else f"{count} SMS segments ({len(text)} characters; at most {MAX_SEGMENTS})"
+    count = len(split(text, MAX_SEGMENTS, prefix=f"{opening}\n" if opening else ""))
+    return None if count <= MAX_TEXTS else (f"{count} texts of {MAX_SEGMENTS} Unicode segments "
+                                            f"({units(text)} characters; at most {MAX_TEXTS} texts)")

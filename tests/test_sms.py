@@ -11,7 +11,7 @@ import pytest
 
 from bot.sms import DISCREET, HELP, OPT_IN, OPT_OUT
 from flows.engine import normalize
-from flows.segments import segments, split
+from flows.segments import over_budget, segments, split
 
 from .conftest import FIXTURES, SmsClient, make_config, messages
 
@@ -283,6 +283,16 @@ def test_split_counts_unicode_segments_and_keeps_numbers_whole():
     assert split("word " * 10, 3) == [("word " * 10).strip()]
     assert split("", prefix="Hi\n") == ["Hi"]
     assert all(len(p) <= 1600 for p in split("x" * 5000, None))
+
+
+def test_the_budget_is_three_segments_in_gsm_and_three_whole_texts_in_unicode():
+    assert over_budget("a" * 459) is None
+    assert over_budget("a" * 460) == "4 SMS segments (460 characters; at most 3)"
+    # Unicode: 3 texts of 3 segments (201 characters each, the opening line included)
+    assert over_budget("ą" * 190) is None
+    assert over_budget(("ąą " * 60 + "\n") * 3, opening="Waymark") is None  # 3 x 181 characters
+    assert over_budget(("ąą " * 60 + "\n") * 4, opening="Waymark").startswith("4 texts of 3 Unicode segments")
+    assert over_budget("ą" * 700, opening="Waymark").startswith("4 texts")
 
 
 # -- limits and failures ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench clean
+.PHONY: run test install browser bench catalogs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/pybabel compile --domain messages --directory locales --statistics
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +29,17 @@ browser: install
 
 test: install browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# After adding or changing English text: extract the ids from the code and flows, complete the
+# template from the English catalog, carry it into every catalog (new ids arrive empty, to be
+# translated; `waymark flows check` lists them), then compile.
+catalogs: install
+	$(BIN)/pybabel extract --mapping-file babel.cfg --keyword Message --no-wrap \
+	  --project Waymark --output-file locales/messages.pot .
+	$(BIN)/waymark flows template locales/messages.pot
+	for dir in locales/*/; do lang=$$(basename $$dir); [ $$lang = en ] || $(BIN)/pybabel update --locale $$lang \
+	  --input-file locales/messages.pot --output-dir locales --no-wrap --no-fuzzy-matching || exit 1; done
+	$(BIN)/pybabel compile --domain messages --directory locales --statistics
 
 bench: install
 	$(BIN)/python bench/engine.py

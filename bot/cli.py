@@ -88,6 +88,21 @@ def flows_check():
                f"{len(runtime.services)} directory entries")
 
 
+@flows.command("template")
+@click.argument("pot", type=click.Path(dir_okay=False, exists=True))
+def flows_template(pot: str):
+    """Complete a template made by `pybabel extract` with every English message (see `make catalogs`)."""
+    from pathlib import Path
+
+    from flows.extract import complete_template
+
+    missing = complete_template(Path(pot), _app().extensions["waymark"].runtime.catalogs.messages["en"])
+    for msg_id in missing:
+        click.echo(f"{msg_id}: used in the code or flows but not in locales/en", err=True)
+    if missing:
+        raise click.ClickException(f"{len(missing)} message id(s) have no English text")
+
+
 @flows.command("export")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--lang", default="en", show_default=True, help="Language to export.")

@@ -32,8 +32,9 @@ class Waymark:
         """Return the keyed hash that stands for an address; the address itself is never kept."""
         return keyed_hash(self.secret, channel, address)
 
-    def converse(self, key: str, channel: str, text: str | None, once=None) -> Reply:
-        """Take one message (None to start afresh) and return the rendered reply; never raise."""
+    def converse(self, key: str, channel: str, text: str | None, once=None, lang: str | None = None) -> Reply:
+        """Take one message (None to start afresh; with `lang`, switch to that language) and return the
+        rendered reply; never raise."""
         # With `once` (a bot.sms.Once) a retried message gets its first reply again and changes nothing;
         # the check and the record share the turn's transaction, so two racing retries step once.
         try:
@@ -47,7 +48,9 @@ class Waymark:
                 # While a worker has the chat, the person's words go to them and the bot stays quiet
                 # (EXIT and risk messages still get their answer): see bot/handoff.py.
                 live = self.desk.live(key) if self.desk and text is not None else None
-                if live:
+                if lang:
+                    turn = engine.switch(conv, lang)
+                elif live:
                     turn = self.desk.relay(live, conv, text)
                 else:
                     turn = engine.start(conv) if text is None else engine.step(conv, text)

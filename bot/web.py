@@ -307,26 +307,6 @@ def option_text(conv: Conversation, option: str) -> str:
     return number or ""  # nothing: the engine answers with its kind re-prompt and the choices again
 
 
-def switch_language(key: str, lang: str) -> Reply:
-    """Set the conversation's language and show where the person is again, in that language."""
-    wm = waymark()
-    try:
-        with wm.store.transaction():
-            conv = wm.store.load(key)
-            if conv is None:
-                raise WebError(410, "gone", "web.error_gone")
-            conv = replace(conv, lang=lang)
-            engine = wm.runtime.engine
-            turn = engine.enter(conv, conv.state) if conv.state in engine.library.states else engine.start(conv)
-            wm.store.save(turn.conversation)
-        return wm.runtime.renderer.turn(turn)
-    except WebError:
-        raise
-    except Exception:
-        log.exception("a language switch failed on channel web; sent the safe reply")
-        return wm.safe_reply(lang)
-
-
 # -- routes -----------------------------------------------------------------------------------------------
 
 
@@ -336,10 +316,12 @@ def start():
     lang = supported(body(("lang",), required=False).get("lang")) or DEFAULT_LANG
     cid = secrets.token_urlsafe(24)
     key = waymark().key(CHANNEL, cid)
-    if lang != DEFAULT_LANG:
-        with waymark().store.transaction():
-            waymark().store.save(Conversation(key=key, channel=CHANNEL, lang=lang))
-    reply = waymark().converse(key, CHANNEL, None)
+    reply = waymark().converse(key, CHANNEL, None, lang=lang)
+    preferred = request.accept_languages.best_match(waymark().runtime.catalogs.languages)
+    if preferred and preferred != reply.lang:  # the browser prefers a language we speak: offer it
+        engine, renderer = waymark().runtime.engine, waymark().runtime.renderer
+        reply = replace(reply, messages=(*reply.messages, renderer.message(engine.offer(preferred), preferred)),
+                        ids=(*reply.ids, "common.language_offer"))
     out = {"id": cid, "token": token_for(cid), "languages": languages(), **reply_json(reply)}
     return jsonify(out), 201
 
@@ -352,7 +334,7 @@ def say(cid: str):
     data = body(("text", "option", "lang"), required=True)
     conv = live(key)
     if "lang" in data:
-        reply = switch_language(key, supported(data["lang"]) or conv.lang)
+        reply = waymark().converse(key, CHANNEL, None, lang=supported(data["lang"]) or conv.lang)
     else:
         words = data["text"] if "text" in data else option_text(conv, data["option"])
         reply = waymark().converse(key, CHANNEL, words)

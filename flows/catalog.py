@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import string
+import tempfile
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
 from .directory import Service
@@ -17,13 +21,11 @@ class Catalogs:
     """Hold every language's messages in memory; English is the fallback and the reference."""
 
     def __init__(self, locales_dir: Path = LOCALES_DIR):
+        self.locales_dir = Path(locales_dir)
         self.messages: dict[str, dict[str, str]] = {}
-        for po in sorted(Path(locales_dir).glob("*/LC_MESSAGES/messages.po")):
-            lang = po.parent.parent.name
-            with po.open("rb") as fh:
-                catalog = read_po(fh, locale=lang)
-            self.messages[lang] = {
-                m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy
+        for po in sorted(self.locales_dir.glob("*/LC_MESSAGES/messages.po")):
+            self.messages[po.parent.parent.name] = {
+                m.id: m.string for m in compiled(po) if m.id and isinstance(m.id, str) and m.string
             }
         if DEFAULT_LANG not in self.messages:
             raise FileNotFoundError(f"{locales_dir}/{DEFAULT_LANG}/LC_MESSAGES/messages.po: the English catalog is missing")
@@ -36,6 +38,32 @@ class Catalogs:
         """Return the raw text of a message in `lang`, falling back to English, then to the id."""
         found = self.messages.get(lang, {}).get(msg_id)
         return found if found is not None else self.messages[DEFAULT_LANG].get(msg_id, msg_id)
+
+
+def compiled(po: Path) -> Catalog:
+    """Read a language's compiled catalog (messages.mo), compiling it from messages.po when that is newer.
+
+    Fuzzy and empty translations are left out, so English shows instead. The .mo is replaced
+    atomically, so workers starting together never read half a file; where the folder is read-only
+    the catalog compiled in memory is used.
+    """
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as fh:
+            return read_mo(fh)
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=po.parent.parent.name)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as out:
+            write_mo(out, catalog)
+        os.replace(tmp, mo)
+    except OSError:
+        pass
+    for message in list(catalog):
+        if message.fuzzy and message.id:
+            catalog.delete(message.id)
+    return catalog
 
 
 def placeholders(text: str) -> list[str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 from collections import deque
 from pathlib import Path
 
 
 import yaml
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
 
 from .catalog import Catalogs, placeholders
 from .directory import FIELDS, Service
@@ -18,7 +21,7 @@ from .readability import flesch_reading_ease
 from .segments import over_budget
 
 BLAMING_DIR = Path(__file__).resolve().parent.parent / "safety" / "blaming"
-ENGINE_IDS = ("common.first_words", "common.emergency", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
+ENGINE_IDS = ("common.first_words", "common.emergency", "common.language_offer", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", *RISK_MESSAGES.values())
 # Said by the app itself during a live chat with a worker (bot/handoff.py).
 APP_IDS = ("talk.likely_wait", "talk.joined", "talk.transferred", "talk.no_one_free", "talk.risk_alert")
@@ -144,6 +147,65 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
     return problems
 
 
+def check_catalogs(catalogs: Catalogs) -> list[str]:
+    """Check every catalog against English: all translated, nothing fuzzy or stale, plural forms
+    right for the language, each language's own name identical everywhere, a blaming list each."""
+    problems = []
+    english = catalogs.messages["en"]
+    blaming = blaming_phrases()
+    for lang in catalogs.languages:
+        if english.get(f"language.name_{lang}") is None:
+            problems.append(f"locales/en: language.name_{lang}: missing, so {lang} cannot be chosen by name")
+        if lang not in blaming:
+            problems.append(f"safety/blaming/{lang}.yaml: missing: every language needs its victim-blaming list")
+        if lang == "en":
+            continue
+        path = catalogs.locales_dir / lang / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        where = f"locales/{lang}"
+        done = {_id(m): m for m in catalog if m.id and m.string and not m.fuzzy}
+        for m in catalog:
+            if m.id and m.fuzzy:
+                problems.append(f"{where}: {_id(m)}: marked fuzzy: translate it and remove the flag")
+        for mid in sorted(set(english) - set(done)):
+            problems.append(f"{where}: {mid}: not translated")
+        for mid in sorted(set(done) - set(english)):
+            problems.append(f"{where}: {mid}: not in the English catalog (stale)")
+        for mid in (m for m in done if m.startswith("language.name_")):
+            if done[mid].string != english.get(mid):
+                problems.append(f"{where}: {mid}: a language's own name is the same in every catalog")
+        problems += _plural_problems(where, catalog, lang)
+    return problems
+
+
+def _plural_problems(where: str, catalog, lang: str) -> list[str]:
+    """Check the header's plural rule against CLDR's for the language, and every plural message's forms."""
+    expected, expr = get_plural(lang)
+    header = catalog.mime_headers
+    rule = dict(header).get("Plural-Forms", "")
+    found = re.fullmatch(r"\s*nplurals=(\d+);\s*plural=(.+?);?\s*", rule)
+    if not found:
+        return [f"{where}: the Plural-Forms header is missing or malformed: {rule!r}"]
+    problems = []
+    count = int(found.group(1))
+    try:
+        ours, theirs = gettext.c2py(found.group(2)), gettext.c2py(expr)
+        if count != expected or any(ours(n) != theirs(n) for n in range(1000)):
+            problems.append(f"{where}: Plural-Forms {rule!r} differs from CLDR's (nplurals={expected}; plural={expr})")
+    except (ValueError, SyntaxError):
+        problems.append(f"{where}: Plural-Forms {rule!r} is not a valid expression")
+    for m in catalog:
+        if m.pluralizable and m.id and (len(m.string) != count or not all(m.string)):
+            problems.append(f"{where}: {_id(m)}: needs {count} plural forms")
+    return problems
+
+
+def _id(message) -> str:
+    """A message's id; a plural message's is its singular."""
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
 def check_budgets(runtime) -> list[str]:
     """Check that every state's whole reply, as a text message shows it, fits the SMS budget."""
     problems = []
@@ -166,5 +228,5 @@ def check_budgets(runtime) -> list[str]:
 
 def check_all(runtime) -> list[str]:
     """Run every check and return the problems found (empty when the library is sound)."""
-    return (check_structure(runtime.library) + check_messages(runtime.library, runtime.catalogs, runtime.services)
-            + check_budgets(runtime))
+    return (check_structure(runtime.library) + check_catalogs(runtime.catalogs)
+            + check_messages(runtime.library, runtime.catalogs, runtime.services) + check_budgets(runtime))

@@ -51,6 +51,7 @@ class Conversation:
 class Message:
     id: str
     params: tuple[tuple[str, object], ...] = ()
+    lang: str | None = None  # said in this language rather than the conversation's (a language offer)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Understanding:
 
     risks: frozenset[str] = frozenset()
     topics: tuple[str, ...] = ()  # () nothing; (topic,) confident; 2-3 topics: ask which
+    language: str | None = None  # the language the text is clearly written in, when known
 
 
 def _nothing_understood(text: str, lang: str) -> Understanding:
@@ -123,13 +125,16 @@ class Engine:
         for command in library.commands.values():
             if command.go:
                 self.machine.add_transition(f"cmd_{command.name}", "*", command.go)
-        # Words are matched in the conversation's language and in English, normalized once here.
+        # Words are matched in the conversation's language and in English, normalized once here;
+        # the exit words of every language work in every conversation.
+        self.languages = languages
         self.command_words: dict[str, dict[str, str]] = {}
         self.labels: dict[str, dict[str, str]] = {}
+        exits = {"|".join(texts(c.words, lang) for lang in languages) for c in library.commands.values() if c.name == "exit"}
         for lang in languages:
             words = {}
             for command in library.commands.values():
-                for source in {texts(command.words, "en"), texts(command.words, lang)}:
+                for source in {texts(command.words, "en"), texts(command.words, lang)} | (exits if command.name == "exit" else set()):
                     for word in source.split("|"):
                         if normalize(word):
                             words[normalize(word)] = command.name
@@ -137,6 +142,9 @@ class Engine:
             label_ids = {o.label for s in library.states.values() for o in s.options}
             label_ids |= {f"topic.{t}" for t in library.topics}
             self.labels[lang] = {label: normalize(texts(label, lang)) for label in label_ids}
+        # Each language's own name (`language.name_<code>`, the same in every catalog) switches to it.
+        self.names = {code: texts(f"language.name_{code}", "en") for code in languages}
+        self.by_name = {normalize(name): code for code, name in self.names.items()}
 
     # -- the pure step ------------------------------------------------------------------------
 
@@ -148,6 +156,23 @@ class Engine:
         """Show a state as if the person had just arrived there."""
         return self._enter(conv, name, push=False)
 
+    def switch(self, conv: Conversation, lang: str) -> Turn:
+        """Change the conversation's language and show where the person is again, in it.
+
+        Showing a state again is not entering it: its action (asking for a worker) is not repeated.
+        """
+        conv = replace(conv, lang=lang)
+        if conv.state not in self.library.states:
+            return self.start(conv)
+        return replace(self.enter(conv, conv.state), action=None)
+
+    def read(self, text: str, lang: str) -> Understanding:
+        """Understand free text in the conversation's language, or in the language it is clearly written in."""
+        understood = self.understand(text, lang)
+        if understood.language in self.languages and understood.language != lang:
+            return self.understand(text, understood.language)
+        return understood
+
     def step(self, conv: Conversation, text: str) -> Turn:
         """Return the next record and replies for one message; do no I/O."""
         if conv.state not in self.library.states:
@@ -156,11 +181,19 @@ class Engine:
         command = self.command(words, conv.lang)
         if command == "exit":
             return Turn(conv, (Message("common.exit_done"),), ended=True)
-        # A command or a bare number is a choice, not words to read for risk or topic.
-        understood = Understanding() if command or NUMBER.fullmatch(text) else self.understand(text, conv.lang)
-        if understood.risks:
-            return self._interrupt(conv, understood.risks)
         state = self.library.states[conv.state]
+        named = self.by_name.get(words)
+        if named and not any(dict(o.set).get("lang") == named for o in self._options(state)):
+            return self.switch(conv, named)
+        # A command or a bare number is a choice, not words to read for risk or topic.
+        understood = Understanding() if command or NUMBER.fullmatch(text) else self.read(text, conv.lang)
+        turn = self._answer(conv, state, text, command, understood)
+        return self._offer(turn, understood.language)
+
+    def _answer(self, conv: Conversation, state: State, text: str, command: str | None,
+                understood: Understanding) -> Turn:
+        if understood.risks:
+            return self._interrupt(conv, understood.risks, understood.language)
         if command == "back":
             target = conv.history[-1] if conv.history else MENU
             return self._enter(replace(conv, history=conv.history[:-1]), target, push=False)
@@ -188,8 +221,18 @@ class Engine:
         Someone who opens with what is happening gets the right number at once, after one line on how
         to leave and the emergency route; everyone else gets the welcome and its safety check.
         """
+        named = self.by_name.get(normalize(text))
+        if named:
+            return self.switch(conv, named)
+        understood = self.read(text, conv.lang) if normalize(text) else Understanding()
+        turn = self._opening(replace(conv, lang=understood.language) if understood.language in self.languages else conv,
+                             understood)
+        if turn.conversation.lang != conv.lang:  # answered in the language they wrote in: offer the usual one back
+            turn = replace(turn, messages=(*turn.messages, self.offer(conv.lang)))
+        return turn
+
+    def _opening(self, conv: Conversation, understood: Understanding) -> Turn:
         welcome = self.start(conv)
-        understood = self.understand(text, conv.lang) if normalize(text) else Understanding()
         if understood.risks:
             interrupt = self._interrupt(welcome.conversation, understood.risks)
             ask = self.library.states[START].ask
@@ -268,15 +311,27 @@ class Engine:
     def _options(self, state: State) -> tuple[Option, ...]:
         return tuple(o for o in state.options if self._shown(o))
 
-    def _interrupt(self, conv: Conversation, risks: frozenset[str]) -> Turn:
+    def _interrupt(self, conv: Conversation, risks: frozenset[str], lang: str | None = None) -> Turn:
         """Put emergency information first, then say the person can carry on where they were.
 
         The state stays as it was, so the choices offered last turn still work; they are not
-        repeated, to keep the emergency information short enough to read at once.
+        repeated, to keep the emergency information short enough to read at once. It is said in
+        the language the person wrote in when that is not the conversation's.
         """
         conv = replace(conv, risk=tuple(sorted(set(conv.risk) | risks)), misses=0)
-        messages = [Message(RISK_MESSAGES[r]) for r in sorted(risks) if r in RISK_MESSAGES]
-        return Turn(conv, (*messages, Message("common.carry_on")))
+        lang = lang if lang in self.languages else None
+        messages = [Message(RISK_MESSAGES[r], lang=lang) for r in sorted(risks) if r in RISK_MESSAGES]
+        return Turn(conv, (*messages, Message("common.carry_on", lang=lang)))
+
+    def _offer(self, turn: Turn, lang: str | None) -> Turn:
+        """Offer, in their language, to carry on in the language a person is writing in."""
+        if lang not in self.languages or lang == turn.conversation.lang or turn.ended:
+            return turn
+        return replace(turn, messages=(*turn.messages, self.offer(lang)))
+
+    def offer(self, lang: str) -> Message:
+        """The line that offers a language, said in it."""
+        return Message("common.language_offer", (("language", self.names[lang]),), lang=lang)
 
     def offered(self, conv: Conversation) -> tuple[Option, ...]:
         """Return the choices on offer now: the topics being clarified, else the state's own options."""

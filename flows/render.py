@@ -53,7 +53,7 @@ class Renderer:
         texts, ids = [], []
         for msg in turn.messages:
             try:
-                texts.append(self.message(msg, lang, discreet))
+                texts.append(self.message(msg, msg.lang or lang, discreet))
                 ids.append(msg.id)
             except KeyError:  # a service was unconfigured after the check ran: leave it out, never guess
                 log.warning("message %s names an unavailable service; left out", msg.id)

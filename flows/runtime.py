@@ -27,7 +27,7 @@ def understand_with_safety(text: str, lang: str) -> Understanding:
     from safety.understand import decide, understand
 
     understood = understand(text, lang)
-    return Understanding(understood.risks, decide(understood))
+    return Understanding(understood.risks, decide(understood), understood.language)
 
 
 def build(flows_dir: Path = FLOWS_DIR, locales_dir: Path = LOCALES_DIR, services: dict | None = None,

@@ -208,3 +208,59 @@ def test_writing_again_after_not_now_is_read_like_a_first_message():
 def test_first_message_understood_as_nothing_gets_the_welcome(runtime):
     turn = runtime.engine.step(Conversation(key="k", channel="t"), "hi")
     assert ids(turn) == ["welcome.hello", "welcome.safe_q"] and turn.conversation.state == "welcome.start"
+
+
+# -- languages ------------------------------------------------------------------------------------
+
+
+def written_in(lang, risks=()):
+    """A stand-in for the safety layer that recognises one language (and, optionally, a risk)."""
+    return lambda text, _: Understanding(frozenset(risks), (), lang if "ę" in text or "ą" in text else None)
+
+
+def test_a_language_typed_by_its_own_name_anywhere_switches_and_shows_the_same_step_again(runtime):
+    turn = walk(runtime, "1", "1", "POLSKI")  # in danger.start, which offers no language
+    assert (turn.conversation.state, turn.conversation.lang) == ("danger.start", "pl")
+    assert runtime.renderer.turn(turn).messages[0].startswith("Zadzwoń teraz pod 999")
+    back = runtime.engine.step(turn.conversation, "english")
+    assert (back.conversation.state, back.conversation.lang) == ("danger.start", "en")
+    assert walk(runtime, "polski").conversation.lang == "pl"  # as a first message too
+
+
+def test_a_first_message_in_a_language_we_speak_is_answered_in_it_with_the_usual_one_offered_back():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=written_in("pl"))
+    turn = rt.engine.step(Conversation(key="k", channel="t"), "dzień dobry, potrzebuję pomocy")
+    reply = rt.renderer.turn(turn)
+    assert turn.conversation.lang == "pl" and turn.conversation.state == "welcome.start"
+    assert reply.messages[0].startswith("Dzień dobry. Odpisz WYJDŹ")
+    assert reply.messages[-1] == "To carry on in English, reply English."
+
+
+def test_words_in_another_language_mid_conversation_get_an_offer_in_that_language():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=written_in("pl"))
+    turn = walk(rt, "1", "nie wiem, co mam zrobić, proszę")
+    reply = rt.renderer.turn(turn)
+    assert turn.conversation.lang == "en" and reply.ids[0] == "common.no_match"
+    assert reply.messages[-1] == "Aby pisać dalej po polsku (Polski), odpisz Polski."
+    assert rt.engine.step(turn.conversation, "Polski").conversation.lang == "pl"
+    assert ids(walk(rt, "1", "hello")) == ["common.no_match", "main.menu_q"]  # English: no offer
+
+
+def test_a_risk_in_another_language_is_answered_in_that_language_first():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=written_in("pl", {"danger_now"}))
+    reply = rt.renderer.turn(walk(rt, "1", "on tu jest, boję się"))
+    assert reply.messages[0] == "Jeśli grozi Ci niebezpieczeństwo, zadzwoń pod 999."
+    assert reply.ids[-1] == "common.language_offer"
+
+
+def test_exit_words_of_every_language_work_in_every_conversation(runtime):
+    assert walk(runtime, "1", "wyjdź").ended  # Polish exit in an English conversation
+    assert walk(runtime, "1", "polski", "exit").ended
+
+
+def test_a_switch_shows_the_step_again_without_repeating_its_action():
+    rt = build()  # the shipped library: asking for a worker is an action
+    conv = Conversation(key="k", channel="t", state="talk.wait")
+    assert rt.engine.enter(conv, "talk.wait").action == "handoff"
+    turn = rt.engine.switch(conv, "en")
+    assert turn.action is None and turn.conversation.state == "talk.wait"

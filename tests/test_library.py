@@ -126,3 +126,69 @@ def test_messages_no_flow_uses_are_checked_too(tmp_path):
     problems = check_all(build(FIXTURES / "flows", locales))
     assert "locales/en: sms.extra: victim-blaming words: 'why didnt you'" in problems
     assert "locales/en: sms.extra: {nobody.phone} names no directory entry or field" in problems
+
+
+@pytest.fixture
+def locales(tmp_path):
+    """A writable copy of the fixture catalogs (English and Polish)."""
+    target = tmp_path / "locales"
+    shutil.copytree(FIXTURES / "locales", target, ignore=shutil.ignore_patterns("*.mo"))
+    return target
+
+
+def test_every_catalog_must_be_whole_and_true_to_english(locales):
+    po = locales / "pl" / "LC_MESSAGES" / "messages.po"
+    edit(po, 'msgstr "Co dalej?"', 'msgstr ""')  # untranslated
+    edit(po, 'msgid "help.info"', '#, fuzzy\nmsgid "help.info"')
+    edit(po, 'Zadzwoń teraz pod {emergency_999.phone}.', 'Zadzwoń teraz.')  # the number dropped
+    edit(po, 'msgstr "Polski"\n', 'msgstr "polish"\n')
+    edit(po, "nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2)",
+         "nplurals=2; plural=(n != 1)")
+    po.write_text(po.read_text() + '\nmsgid "old.gone"\nmsgstr "Stare"\n')
+    problems = check_all(build(FIXTURES / "flows", locales))
+    for expected in (
+        "locales/pl: common.next_q: not translated",
+        "locales/pl: help.info: marked fuzzy: translate it and remove the flag",
+        "locales/pl: help.info: not translated",
+        "locales/pl: danger.call: placeholders [] differ from English",
+        "locales/pl: language.name_pl: a language's own name is the same in every catalog",
+        "locales/pl: old.gone: not in the English catalog (stale)",
+    ):
+        assert expected in problems
+    assert any(p.startswith("locales/pl: Plural-Forms 'nplurals=2; plural=(n != 1);' differs from CLDR's") for p in problems)
+
+
+def test_a_plural_message_needs_every_form_of_its_language(locales):
+    po = locales / "pl" / "LC_MESSAGES" / "messages.po"
+    po.write_text(po.read_text() + '\nmsgid "wait.minutes"\nmsgid_plural "wait.minutes"\n'
+                  'msgstr[0] "minuta"\nmsgstr[1] "minuty"\nmsgstr[2] ""\n')
+    assert "locales/pl: wait.minutes: needs 3 plural forms" in check_all(build(FIXTURES / "flows", locales))
+
+
+def test_a_language_without_its_name_or_blaming_list_is_reported(locales):
+    shutil.copytree(locales / "pl", locales / "de")
+    problems = check_all(build(FIXTURES / "flows", locales))
+    assert "locales/en: language.name_de: missing, so de cannot be chosen by name" in problems
+    assert "safety/blaming/de.yaml: missing: every language needs its victim-blaming list" in problems
+
+
+def test_catalogs_are_compiled_at_start_and_fuzzy_words_never_shown(locales):
+    po = locales / "pl" / "LC_MESSAGES" / "messages.po"
+    edit(po, 'msgid "help.info"', '#, fuzzy\nmsgid "help.info"')
+    mo = po.with_suffix(".mo")
+    assert not mo.exists()
+    rt = build(FIXTURES / "flows", locales)
+    assert mo.exists() and "help.info" not in rt.catalogs.messages["pl"]  # English shows instead
+    assert rt.catalogs.text("help.info", "pl") == "Reply with a number or a few words."
+    edit(po, "Co dalej?", "I co dalej?")  # a newer .po is compiled again
+    assert build(FIXTURES / "flows", locales).catalogs.text("common.next_q", "pl") == "I co dalej?"
+
+
+def test_catalogs_load_from_a_read_only_folder(locales):
+    (locales / "pl" / "LC_MESSAGES").chmod(0o555)
+    try:
+        rt = build(FIXTURES / "flows", locales)
+    finally:
+        (locales / "pl" / "LC_MESSAGES").chmod(0o755)
+    assert rt.catalogs.text("common.next_q", "pl") == "Co dalej?"
+    assert "help.info" in rt.catalogs.messages["pl"]

@@ -330,6 +330,19 @@ def test_start_in_a_language_or_fall_back_to_english(small_app):
     assert languages[1]["name"] == "Polski"
 
 
+def test_a_browser_that_prefers_a_language_we_speak_is_offered_it_in_that_language(small_app):
+    client = small_app.test_client()
+    started = client.post(API, headers={"Accept-Language": "pl-PL,pl;q=0.9,en;q=0.8"}).get_json()
+    offer = started["messages"][-1]
+    assert started["lang"] == "en" and offer["id"] == "common.language_offer"
+    assert offer["text"] == "Aby pisać dalej po polsku (Polski), odpisz Polski."
+    headers = {"Authorization": f"Bearer {started['token']}"}
+    reply = client.post(f"{API}/{started['id']}/messages", json={"text": "polski"}, headers=headers).get_json()
+    assert reply["lang"] == "pl" and reply["messages"][0]["text"].startswith("Dzień dobry")
+    for accept in ("en-GB,en;q=0.9", "de-DE", ""):  # English, or nothing we speak: no offer
+        assert client.post(API, headers={"Accept-Language": accept}).get_json()["messages"][-1]["id"] != "common.language_offer"
+
+
 def test_arabic_and_urdu_are_right_to_left(tmp_path):
     app = create_app(make_config(tmp_path, LOCALES_DIR=str(with_arabic(tmp_path, FIXTURES / "locales")),
                                  FLOWS_DIR=str(FIXTURES / "flows")))

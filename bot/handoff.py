@@ -25,6 +25,7 @@ import time
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
+from babel import Locale, UnknownLocaleError
 from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask, current_app, has_app_context, has_request_context, request
 
@@ -107,6 +108,7 @@ class Desk:
                              "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
                              ) from None
         self.store.purgers.append(self.purge)
+        self.store.timestamps += [("handoffs", "created_at"), ("callbacks", "created_at"), ("drafts", "updated_at")]
         self.outbound_errors = 0
         self.notifier: threading.Thread | None = None  # the last on-call text in flight (tests join it)
 
@@ -169,7 +171,7 @@ class Desk:
             return Turn(conv, (Message("common.exit_done"),), ended=True)
         now = self.clock()
         self._add(handoff, "person", text)
-        understood = engine.understand(text, conv.lang)
+        understood = engine.read(text, conv.lang)
         if understood.risks:  # the person still sees 999 at once; the worker is alerted
             self._add(handoff, "system", msg="talk.risk_alert")
             self.store.db.execute("UPDATE handoffs SET risk = 1, alert = 1, updated_at = ? WHERE id = ?",
@@ -314,6 +316,7 @@ class Desk:
         """Lay a handoff out for staff: alias, channel, language, shared topics and note, wait, risk."""
         now = self.clock() if now is None else now
         return {"id": row["id"], "alias": row["alias"], "channel": row["channel"], "lang": row["lang"],
+                "language": language_label(row["lang"]),
                 "topics": [self.topic_label(t) for t in json.loads(row["topics"] or "[]")],
                 "note": self.unseal(row["note"], ""),
                 "risk": bool(row["risk"]), "alert": bool(row["alert"]), "status": row["status"],
@@ -502,7 +505,7 @@ class Desk:
         """List open callbacks (the details only for `reveal`, the one a worker opened)."""
         out = []
         for r in self._all("SELECT * FROM callbacks WHERE status = 'open' ORDER BY created_at"):
-            item = {"id": r["id"], "alias": r["alias"], "lang": r["lang"],
+            item = {"id": r["id"], "alias": r["alias"], "lang": r["lang"], "language": language_label(r["lang"]),
                     "age_hours": int((self.clock() - r["created_at"]) // 3600)}
             if r["id"] == reveal:
                 item["details"] = self.unseal(r["data"], {})
@@ -594,3 +597,13 @@ def desk() -> Desk:
 def shown(n: int) -> str:
     """Show a count for the partnership: under 5 (but not 0) as "<5", so nobody can be singled out."""
     return "<5" if 0 < n < 5 else str(n)
+
+
+def language_label(code: str) -> str:
+    """Name a language for staff in English and in its own words ("Polish (polski)"), to book an interpreter."""
+    try:
+        locale = Locale.parse(code)
+    except (ValueError, UnknownLocaleError):
+        return code
+    english, own = locale.get_display_name("en"), locale.get_display_name()
+    return english if english == own else f"{english} ({own})"

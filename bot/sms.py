@@ -110,6 +110,7 @@ def _setup(state) -> None:
     store, ttl_s = state.app.extensions["waymark"].store, float(state.app.config["SMS_REPLAY_MINUTES"]) * 60
     # Expired replies are never served (recall checks the time); the store's purge frees their space.
     store.purgers.append(lambda now: store.db.execute("DELETE FROM sms_replies WHERE created_at < ?", [now - ttl_s]))
+    store.timestamps.append(("sms_replies", "created_at"))
     from .twilio_out import Outbound
 
     Outbound().init_app(state.app)

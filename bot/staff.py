@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect
                    url_for)
 
 from .handoff import desk, shown
+from .store import CLOCK_SKEW_S
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -89,8 +90,9 @@ def _load_session() -> dict | None:
     idle = float(current_app.config["STAFF_IDLE_MINUTES"]) * 60
     now = time.time()
     with store.transaction():
-        store.db.execute("DELETE FROM staff_sessions WHERE last_seen < ?", [now - idle])
-        if row["last_seen"] < now - idle:
+        # A session seen "in the future" outlived a clock set back: it ends too, rather than never idling out.
+        store.db.execute("DELETE FROM staff_sessions WHERE last_seen < ? OR last_seen > ?", [now - idle, now + CLOCK_SKEW_S])
+        if not now - idle <= row["last_seen"] <= now + CLOCK_SKEW_S:
             return None
         store.db.execute("UPDATE staff_sessions SET last_seen = ? WHERE id = ?", [now, row["id"]])
     return row

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 PURGE_EVERY_S = 60
+CLOCK_SKEW_S = 60  # a time further ahead than this was written before the clock was set back
 COLUMNS = {f.name for f in fields(Conversation)}
 TUPLES = {"history", "risk", "topics", "pending"}
 
@@ -84,6 +85,8 @@ class Store:
         self._local = threading.local()
         self._last_purge = 0.0
         self.purgers: list = []  # other tables' clean-ups, each called with the time; see purge()
+        # Every (table, column) holding a time that an expiry is counted from; see purge().
+        self.timestamps: list[tuple[str, str]] = [("conversations", "updated_at")]
         self._thread_lock = threading.RLock()
         self._lock_file = None
         self._lock_pid = None
@@ -125,7 +128,8 @@ class Store:
             try:
                 yield self
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -162,7 +166,7 @@ class Store:
         # Plain SQL: sqlite-utils' upsert opens its own transaction, which would end ours early.
         self.db.execute(f"INSERT OR REPLACE INTO conversations ({names}) VALUES ({', '.join('?' * len(row))})",
                         list(row.values()))
-        if self.clock() - self._last_purge > PURGE_EVERY_S:
+        if not 0 <= self.clock() - self._last_purge <= PURGE_EVERY_S:  # due, or the clock went back
             self.purge()
 
     def delete(self, key: str) -> None:
@@ -172,9 +176,14 @@ class Store:
     def purge(self) -> int:
         """Delete every record idle for longer than the limit, then run the other tables' purgers.
 
-        Call it inside a transaction. Returns how many conversations went.
+        A time in the future was written before the clock was set back: it is brought back to now
+        first, so nothing outlives its time by as long as the clock moved. (A clock set forward
+        looks like time passing: records expire early, which errs on the side of privacy.) Call it
+        inside a transaction. Returns how many conversations went.
         """
         now = self._last_purge = self.clock()
+        for table, column in self.timestamps:
+            self.db.execute(f"UPDATE {table} SET {column} = ? WHERE {column} > ?", [now, now + CLOCK_SKEW_S])  # nosec B608: names from code
         cursor = self.db.execute("DELETE FROM conversations WHERE updated_at < ?", [now - self.idle_seconds])
         for purger in self.purgers:
             purger(now)

@@ -1,5 +1,6 @@
 """Faults: the server killed with SIGKILL mid-conversation carries on at the right step after a restart;
-a locked database still gives the person a reply with 999, and nothing is lost or stepped twice afterwards."""
+a locked or full database still gives the person a reply with 999, and nothing is lost or stepped twice
+afterwards; a clock set back or forward keeps nothing longer than promised."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import bot.store
 from bench.sms_load import free_port, procfile_options
 from bot import create_app
 from bot.store import Store, keyed_hash
+from flows.engine import Conversation
 
 from .conftest import SmsClient, WebChat, make_config, messages
 
@@ -227,3 +229,101 @@ def test_a_locked_database_still_answers_with_999_and_loses_nothing(locked_app):
     assert wm.store.load(sms_key).state == "danger.silent"
     assert sms.send("exit", sid="SM" + "8" * 32) == []  # EXIT again (or Twilio's retry of it): deleted now
     assert wm.store.load(sms_key) is None
+
+
+# -- a full disk -----------------------------------------------------------------------------------------
+
+
+def fill(db: sqlite3.Connection) -> None:
+    """Let the database grow no further (SQLite's own way to test a full disk) and use up the room left."""
+    db.execute("CREATE TABLE filler (x BLOB)")
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    for size in (4000, 1000, 100, 10, 1):
+        try:
+            while True:
+                db.execute("INSERT INTO filler VALUES (randomblob(?))", [size])
+        except sqlite3.OperationalError as err:
+            assert "full" in str(err)
+
+
+def test_a_full_database_still_answers_with_999_and_loses_nothing(tmp_path):
+    app = create_app(make_config(tmp_path, SMS_RATE_PER_CONVERSATION=1000, SMS_RATE_OVERALL=100000))
+    wm = app.extensions["waymark"]
+    web = WebChat(app.test_client())
+    web.start()
+    for option in WEB_WALK:
+        web.choose(option)
+    web_key = wm.key("web", web.id)
+    conn = wm.store.db.conn  # the test client runs requests on this thread, so on this connection
+    fill(conn)
+
+    replies = [SmsClient(app, f"+4477009{n:05d}").send("hello") for n in range(40)]  # new people: new rows
+    assert all(texts and "999" in texts[0] for texts in replies)
+    assert any("something went wrong" in texts[0] for texts in replies), "the disk never filled"
+    step = web.post({"option": WEB_NEXT})
+    assert step.status_code == 200 and "999" in json.dumps(step.get_json())
+    assert wm.store.load(web_key).state in ("danger.start", "danger.silent")  # where it was, or one step on
+
+    conn.execute("DROP TABLE filler")  # room again
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    after = web.choose("menu") if wm.store.load(web_key).state == "danger.silent" else web.choose(WEB_NEXT)
+    assert after["messages"] and wm.store.load(web_key).state in ("main.menu", "danger.silent")
+    assert "999" in SmsClient(app, "+447700999999").send("hello")[0]  # someone new is welcome again
+    app.extensions["waymark"].store.close()
+
+
+# -- the clock set back or forward -------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_clock_set_back_keeps_no_conversation_past_its_time(tmp_path):
+    clock = Clock(1_800_000_000.0)
+    store = Store(tmp_path / "w.db", idle_seconds=1800, clock=clock)
+    with store.transaction():
+        store.save(Conversation(key="k", channel="sms", state="danger.start"))
+    clock.now -= 6 * 3600  # an NTP correction sets the clock back six hours
+    with store.transaction():
+        assert store.load("k").state == "danger.start"  # the person carries on where they were
+        store.purge()
+    clock.now += 1801  # idle for longer than the limit, counted from the correction
+    with store.transaction():
+        store.purge()
+        assert store.load("k") is None  # not kept six more hours
+
+
+def test_a_clock_set_forward_expires_early_rather_than_late(tmp_path):
+    clock = Clock(1_800_000_000.0)
+    store = Store(tmp_path / "w.db", idle_seconds=1800, clock=clock)
+    with store.transaction():
+        store.save(Conversation(key="k", channel="sms", state="danger.start"))
+    clock.now += 3 * 3600
+    with store.transaction():
+        assert store.load("k") is None
+
+
+def test_after_a_clock_set_back_every_table_expires_on_time_through_the_app(tmp_path, monkeypatch):
+    app = create_app(make_config(tmp_path))
+    wm = app.extensions["waymark"]
+    sms = SmsClient(app, SENDER)
+    for body in SMS_WALK:
+        sms.send(body)
+    tables = [t for t, _ in wm.store.timestamps]
+    assert {"conversations", "sms_replies", "handoffs", "callbacks", "drafts"} <= set(tables)
+    later = time.time() + 6 * 3600  # the records were written six hours "ahead" of the corrected clock
+    with wm.store.transaction():
+        for table, column in wm.store.timestamps:
+            wm.store.db.execute(f"UPDATE {table} SET {column} = ?", [later])
+        wm.store.purge()
+        for table, column in wm.store.timestamps:
+            assert wm.store.db.execute(f"SELECT count(*) FROM {table} WHERE {column} > ?",
+                                       [time.time() + 60]).fetchone()[0] == 0, table
+    assert wm.store.load(wm.key("sms", SENDER)).state == "danger.start"  # still where they were
+    wm.store.close()

@@ -185,6 +185,18 @@ def test_a_web_chat_reaches_a_worker_talks_both_ways_and_comes_back(happ):
     assert store.db.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0] == 0
 
 
+def test_the_queue_names_the_persons_language_so_an_interpreter_can_be_booked(happ):
+    person, worker = WebChat(happ.test_client()), Worker(happ)
+    person.start(lang="pl")
+    ask_for_a_person(person, note="On sprawdza mój telefon")
+    worker.login()
+    [item] = worker.queue()
+    assert item["lang"] == "pl" and item["language"] == "Polish (polski)"
+    assert "Polish (polski) (an interpreter may be needed)" in worker.client.get("/staff/").text
+    worker.claim(item["id"])
+    assert "Polish (polski) (an interpreter may be needed)" in worker.client.get(f"/staff/handoffs/{item['id']}").text
+
+
 def test_the_note_is_optional_and_topics_stay_private_when_the_person_says_no(happ):
     person, worker = WebChat(happ.test_client()), Worker(happ)
     person.start()
@@ -377,6 +389,18 @@ def test_a_bank_holiday_and_evenings_are_closed(tmp_path):
     assert not desk.is_open(at(2026, 11, 26, 18, 0))
     assert not desk.is_open(at(2026, 11, 28, 10, 0))  # Saturday
     assert not desk.is_open(at(2026, 12, 25, 10, 0))  # Christmas Day, a Friday
+    app.extensions["waymark"].store.close()
+
+
+def test_opening_hours_follow_london_time_across_the_clock_change(tmp_path):
+    app = create_app(handoff_config(tmp_path, HANDOFF_HOURS="Mon-Fri 09:00-17:00"))
+    desk = app.extensions["handoff"]
+    at = lambda *a: dt.datetime(*a, tzinfo=dt.timezone.utc).timestamp()  # noqa: E731
+    # Friday 27 March 2026 is GMT: 08:30 UTC is 08:30 in London, closed. On Monday 30 March (BST), 08:30
+    # UTC is 09:30 in London, open; 16:30 UTC is 17:30, closed.
+    assert not desk.is_open(at(2026, 3, 27, 8, 30))
+    assert desk.is_open(at(2026, 3, 30, 8, 30)) and not desk.is_open(at(2026, 3, 30, 16, 30))
+    assert desk.is_open(at(2026, 10, 26, 9, 30)) and not desk.is_open(at(2026, 10, 26, 8, 30))  # GMT again
     app.extensions["waymark"].store.close()
 
 

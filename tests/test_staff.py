@@ -130,6 +130,16 @@ def test_an_idle_session_ends(happ):
     assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login")
 
 
+def test_a_session_seen_in_the_future_ends_after_the_clock_is_set_back(happ):
+    worker = Worker(happ)
+    worker.login()
+    assert worker.client.get("/staff/").status_code == 200
+    db(happ).execute("UPDATE staff_sessions SET last_seen = last_seen + 2 * 3600")  # the clock went back 2 hours
+    response = worker.client.get("/staff/")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/staff/login")
+    assert db(happ).execute("SELECT COUNT(*) FROM staff_sessions").fetchone()[0] == 0
+
+
 def test_logout_ends_the_session_on_the_server(happ):
     worker = Worker(happ)
     worker.login()

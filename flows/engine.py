@@ -193,7 +193,9 @@ class Engine:
     def _answer(self, conv: Conversation, state: State, text: str, command: str | None,
                 understood: Understanding) -> Turn:
         if understood.risks:
-            return self._interrupt(conv, understood.risks, understood.language)
+            if not self._chose_help_for(state, text, conv.lang, understood.risks):
+                return self._interrupt(conv, understood.risks, understood.language)
+            conv = replace(conv, risk=tuple(sorted(set(conv.risk) | understood.risks)))  # still flagged for the queue
         if command == "back":
             target = conv.history[-1] if conv.history else MENU
             return self._enter(replace(conv, history=conv.history[:-1]), target, push=False)
@@ -214,6 +216,12 @@ class Engine:
             turn = self._trigger(conv, "any")
             return replace(turn, captured=((state.capture, text),)) if state.capture else turn
         return self._route_or_reprompt(conv, state, understood.topics)
+
+    def _chose_help_for(self, state: State, text: str, lang: str, risks: frozenset[str]) -> bool:
+        """Say whether the words pick an option that leads where a risk would ("I'm in danger now"):
+        then the option is taken, and its flow gives the emergency information."""
+        option = self.match_option(self._options(state), text, lang)
+        return bool(option) and option.go in {self.library.topics.get(r) for r in risks}
 
     def _first(self, conv: Conversation, text: str) -> Turn:
         """Answer a new person's first message: danger first, their topic if it is clear, else the welcome.

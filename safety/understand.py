@@ -53,9 +53,8 @@ GAPS = {"..": 3, "...": 8}
 APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 # Words: letters, digits and the combining marks that Arabic, Indic and Tamil words are made of.
-TOKEN = re.compile(
-    r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]+"
-)
+LETTER = r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]"
+TOKEN = re.compile(LETTER + "+")
 DIGITS_LETTERS = re.compile(r"^(\d+)([a-z]+)$")
 LANG_CODE = re.compile(r"[a-z]{2,3}")
 
@@ -462,7 +461,7 @@ class Compiler:
         if not word or not TOKEN.fullmatch(word.rstrip("*")):
             raise ValueError(f"{self.where}: pattern {pattern!r}: bad word {word!r}")
         if word.endswith("*"):
-            return re.escape(word[:-1]) + r"\w* ", {(word[:-1], True)}
+            return re.escape(word[:-1]) + LETTER + "* ", {(word[:-1], True)}
         self.vocab.add(word)
         return re.escape(word) + " ", {(word, False)}
 

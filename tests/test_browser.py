@@ -14,9 +14,11 @@ from axe_playwright_python.sync_playwright import Axe
 from werkzeug.serving import make_server
 
 from bot import create_app
+from flows.catalog import Catalogs
 
 from .conftest import make_config
-from .test_web_api import with_arabic
+
+CATALOGS = Catalogs()
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -61,12 +63,12 @@ class Council:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """Serve the shipped flow library (plus a test-only Arabic catalog) with its own database, and a council page."""
+    """Serve the shipped flow library and catalogs with its own database, and a council page."""
     tmp = tmp_path_factory.mktemp("browser")
     council = Council()
     council_httpd, council_base = serve(council)
     # every visitor comes from 127.0.0.1 for the whole session: the per-client limit still runs but never trips
-    app = create_app(make_config(tmp, LOCALES_DIR=str(with_arabic(tmp)), ALLOWED_ORIGINS=council_base,
+    app = create_app(make_config(tmp, ALLOWED_ORIGINS=council_base,
                                  WEB_RATE_PER_CLIENT=10**6))
     httpd, app.base = serve(app)
     council.waymark, app.council = app.base, council_base
@@ -256,19 +258,22 @@ def test_typing_indicator_shows_while_waiting_and_honours_reduced_motion(visit):
     typing.wait_for(state="hidden")
 
 
-def test_language_switch_and_right_to_left(visit):
+@pytest.mark.parametrize("lang", ["ar", "ur"])
+def test_language_switch_and_right_to_left(visit, lang):
     v = visit()
     v.open_demo()
     select = v.frame.locator(hook("language"))
-    assert select.locator("option").all_inner_texts() == ["English", "العربية"]
-    select.select_option("ar")
-    v.wait_for_question("هل من الآمن التحدث الآن؟")
+    names = [CATALOGS.text(f"language.name_{code}") for code in ("en", "ar", "ko", "pl", "pt", "ro", "ta", "ur")]
+    assert select.locator("option").all_inner_texts() == names
+    select.select_option(lang)
+    v.wait_for_question(CATALOGS.text("welcome.safe_q", lang))
     frame = v.chat_frame()
-    assert frame.evaluate("[document.documentElement.dir, document.documentElement.lang]") == ["rtl", "ar"]
-    assert v.option("نعم، هذا آمن").is_visible()
-    assert v.frame.locator(hook("exit")).text_content() == "خروج this page"  # the chat's own words switch too
-    v.shot("chat-rtl")
-    axe_clean(frame, "chat-rtl")
+    assert frame.evaluate("[document.documentElement.dir, document.documentElement.lang]") == ["rtl", lang]
+    assert v.option(CATALOGS.text("welcome.opt_safe_yes", lang)).is_visible()
+    exit_words = CATALOGS.text("web.exit", lang) + CATALOGS.text("web.exit_hidden", lang)
+    assert v.frame.locator(hook("exit")).text_content() == exit_words  # the chat's own words switch too
+    v.shot(f"chat-rtl-{lang}")
+    axe_clean(frame, f"chat-rtl-{lang}")
     select.select_option("en")
     v.wait_for_question("Is it safe to talk right now?")
     assert frame.evaluate("document.documentElement.dir") == "ltr"
@@ -457,7 +462,7 @@ def test_on_another_sites_page_under_a_strict_csp(visit):
     v = visit()
     v.page.goto(v.server.council + "/?lang=ar")
     v.page.locator(hook("launcher")).click()
-    v.wait_for_question("هل من الآمن التحدث الآن؟")
+    v.wait_for_question(CATALOGS.text("welcome.safe_q", "ar"))
     frame = v.chat_frame()
     assert frame.evaluate("document.documentElement.dir") == "rtl"
     v.shot("council-rtl")

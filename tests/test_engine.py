@@ -253,6 +253,14 @@ def test_a_risk_in_another_language_is_answered_in_that_language_first():
     assert reply.ids[-1] == "common.language_offer"
 
 
+def test_typing_the_danger_option_takes_it_rather_than_interrupting_and_still_flags_the_risk():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood({"danger_now"}, when="danger"))
+    turn = walk(rt, "1", "I'm in danger now")
+    assert turn.conversation.state == "danger.start" and ids(turn)[0] == "danger.call"
+    assert turn.conversation.risk == ("danger_now",)
+    assert ids(walk(rt, "1", "2", "danger everywhere"))[0] == "common.risk_danger_now"  # not an option: interrupt
+
+
 def test_exit_words_of_every_language_work_in_every_conversation(runtime):
     assert walk(runtime, "1", "wyjdź").ended  # Polish exit in an English conversation
     assert walk(runtime, "1", "polski", "exit").ended

@@ -47,7 +47,8 @@ def test_transcript(app, path, lang):
             waymark.store.save(Conversation(key=key, channel="test", lang=lang))  # a person who chose `lang`
         chose_again = False  # until the person picks a language from the menu, the reply stays in theirs
         for n, turn in enumerate(script["turns"], 1):
-            said = in_language(waymark.runtime, waymark.store.load(key), str(turn["say"]), lang)
+            conv = waymark.store.load(key)
+            said = in_language(waymark.runtime, conv, str(turn["say"]), conv.lang if conv else lang)
             reply = waymark.converse(key, "test", said)
             where = f"{path.name} [{lang}] turn {n} ({said!r})"
             for msg in turn.get("expect", []):

@@ -313,3 +313,11 @@ def test_bad_lexicon_names_the_file_and_the_problem(lexicons, content, message):
     with pytest.raises(ValueError) as error:
         understand("hello", "zz")
     assert "zz.yaml" in str(error.value) and message in str(error.value)
+
+
+def test_a_word_prefix_matches_tamil_words_whose_letters_carry_vowel_signs(lexicons):
+    # "கத்தி*" (knife) must match "கத்தியுடன்" (with a knife): Tamil vowel signs are not \w in Python.
+    (lexicons / "ta.yaml").write_text(
+        "version: 1\nlanguage: ta\nrisks:\n  danger_now:\n    patterns: ['கத்தி*']\n", encoding="utf-8")
+    assert "danger_now" in understand("அவன் கத்தியுடன் வெளியே நிற்கிறான்", "ta").risks
+    assert "danger_now" not in understand("அவன் வெளியே நிற்கிறான்", "ta").risks

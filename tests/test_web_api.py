@@ -39,8 +39,8 @@ msgstr "خروج"
 """
 
 
-def with_arabic(tmp_path: Path, locales: Path = ROOT / "locales") -> Path:
-    """Copy a catalog folder and add a small test-only Arabic catalog, to exercise right-to-left."""
+def with_arabic(tmp_path: Path, locales: Path) -> Path:
+    """Copy a catalog folder and add a small test-only Arabic catalog, to exercise right-to-left on the fixture library."""
     target = tmp_path / "locales"
     shutil.copytree(locales, target)
     po = target / "ar" / "LC_MESSAGES" / "messages.po"
@@ -86,7 +86,9 @@ def test_start_returns_id_token_and_first_messages_with_choices(web, client):
     assert [o["id"] for o in reply["options"]] == ["safe", "not_now"]
     assert [o["number"] for o in reply["options"]] == ["1", "2"]
     assert reply["lang"] == "en" and reply["dir"] == "ltr" and reply["ended"] is False and reply["live"] is False
-    assert reply["languages"] == [{"code": "en", "name": "English", "dir": "ltr"}]
+    assert [(item["code"], item["name"], item["dir"]) for item in reply["languages"]] == [
+        ("en", "English", "ltr"), ("ar", "العربية", "rtl"), ("ko", "한국어", "ltr"), ("pl", "Polski", "ltr"),
+        ("pt", "Português", "ltr"), ("ro", "Română", "ltr"), ("ta", "தமிழ்", "ltr"), ("ur", "اردو", "rtl")]
     assert reply["nav"]
 
 

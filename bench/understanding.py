@@ -63,6 +63,7 @@ from safety import understand as U  # noqa: E402
 DATA = ROOT / "tests" / "data" / "utterances.yaml"
 BLIND = ROOT / "tests" / "data" / "heldout_blind.yaml"
 FINAL = ROOT / "tests" / "data" / "heldout_final.yaml"
+LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
 
 
 def _items(path: Path) -> list[dict]:
@@ -231,7 +232,20 @@ def main() -> None:
     print(f"language: {acc:.3f} of {nf} non-English messages detected right; "
           f"{wrong:.3f} of {ne} English messages given another language")
 
-    every = splits["tuning"] + splits["heldout"]
+    if LANGUAGES.exists():
+        print("first messages in the other languages (heldout_languages.yaml; never tuned on, but some "
+              "translators saw it: see the README):")
+        totals = defaultdict(int)
+        for lang, f in sorted(first_messages(_items(LANGUAGES)).items()):
+            print(f"  {lang} n={f['n']} language_detected={f['detected'] / f['n']:.2f} topic_acc={f['topic'] / f['n']:.2f} "
+                  f"risk_recall={f['recalled'] / f['risky']:.2f} false_interrupt={f['interrupts'] / f['safe']:.2f}")
+            for key, value in f.items():
+                totals[key] += value
+        print(f"  all n={totals['n']} topic_acc={totals['topic'] / totals['n']:.3f} "
+              f"risk_recall={totals['recalled'] / totals['risky']:.3f} "
+              f"false_interrupt={totals['interrupts'] / totals['safe']:.3f}")
+
+    every = splits["tuning"] + splits["heldout"] + (_items(LANGUAGES) if LANGUAGES.exists() else [])
     times = latency(every)
     p95 = times[int(0.95 * (len(times) - 1))]
     story = " ".join(i["text"] for i in every[:60])
@@ -255,6 +269,30 @@ def main() -> None:
           f"p95_ms={p95:.3f} heldout_topic_accuracy={held('topic_accuracy')} "
           f"heldout_risk_recall={held('risk_recall')} "
           f"heldout_false_interrupt={held('false_interrupt')}")
+
+
+def first_messages(items: list[dict]) -> dict[str, dict]:
+    """Score messages as a new person's first message, the way the engine reads one: in English first,
+    then with the lexicon of the language it is clearly written in (flows.engine.Engine.read)."""
+    from flows.runtime import build
+
+    engine = build().engine
+    out: dict[str, dict] = {}
+    for item in items:
+        u = engine.read(item["text"], "en")
+        predicted = u.topics[0] if len(u.topics) == 1 else ("none" if not u.topics else "ask")
+        f = out.setdefault(item["lang"], {"n": 0, "topic": 0, "risky": 0, "recalled": 0, "safe": 0, "interrupts": 0,
+                                          "detected": 0})
+        f["n"] += 1
+        f["topic"] += predicted == item["topic"]
+        f["detected"] += u.language == item["lang"]
+        if item["risk"] != "none":
+            f["risky"] += 1
+            f["recalled"] += item["risk"] in u.risks
+        else:
+            f["safe"] += 1
+            f["interrupts"] += bool(u.risks)
+    return out
 
 
 def _timed(text: str) -> float:

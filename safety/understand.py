@@ -43,6 +43,7 @@ DEMOTE = 0.6      # factor on a topic when a higher-ranked topic is confident
 ENGLISH_SHARE = 0.6  # Latin-script text with this share of known English words is English
 LANGUAGE_CONFIDENCE = 0.7  # lingua's confidence needed to name any other language
 LANGUAGE_MARGIN = 0.2  # and its lead over the next most likely language
+EVERYDAY_SHARE = 0.5  # share of a Latin-script message's words that are one language's everyday words
 # Letters that only one of the languages we expect uses, so a single one settles the question.
 DISTINCTIVE = {"pl": "ąęłńśźżćĄĘŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
 NEAR_WINDOW = 10  # default span, in words, of a co-occurrence rule (a pattern that is a list)
@@ -138,12 +139,39 @@ def detect_language(text: str) -> str | None:
             return marked.pop()
         if len(letters) < 10 or len(words) < 2:
             return None  # a word or two of Latin letters could be almost any language
+        everyday = _by_everyday_words(words)
+        if everyday:
+            return everyday
     values = _detector().compute_language_confidence_values(text)
     if not values or values[0].value < LANGUAGE_CONFIDENCE:
         return None
     if len(values) > 1 and values[0].value - values[1].value < LANGUAGE_MARGIN:
         return None
     return values[0].language.iso_code_639_1.name.lower()
+
+
+def _by_everyday_words(words: list[str]) -> str | None:
+    """Name the language whose everyday words (its lexicon's `common_words` and `normalise` keys in
+    Latin letters) make up most of a message, when one clearly leads. This places Roman Urdu (Urdu
+    in Latin letters), which the detector takes for Polish or Indonesian."""
+    shares = sorted(((sum(w in everyday for w in words) / len(words), code)
+                     for code, everyday in _everyday_latin().items()), reverse=True)
+    if shares and shares[0][0] >= EVERYDAY_SHARE and (len(shares) == 1 or shares[0][0] - shares[1][0] >= LANGUAGE_MARGIN):
+        return shares[0][1]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _everyday_latin() -> dict[str, frozenset[str]]:
+    out = {}
+    for path in sorted(LEXICONS.glob("*.yaml")):
+        if path.stem == "en":
+            continue
+        lex = _load(path.stem)
+        common = lex.get("common_words") or ""
+        words = (common.split() if isinstance(common, str) else list(map(str, common))) + list(map(str, lex.get("normalise") or {}))
+        out[path.stem] = frozenset(w for w in map(_fold, words) if w.isascii() and w.isalpha())
+    return out
 
 
 def _english(word: str) -> bool:

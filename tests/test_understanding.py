@@ -321,3 +321,19 @@ def test_a_word_prefix_matches_tamil_words_whose_letters_carry_vowel_signs(lexic
         "version: 1\nlanguage: ta\nrisks:\n  danger_now:\n    patterns: ['கத்தி*']\n", encoding="utf-8")
     assert "danger_now" in understand("அவன் கத்தியுடன் வெளியே நிற்கிறான்", "ta").risks
     assert "danger_now" not in understand("அவன் வெளியே நிற்கிறான்", "ta").risks
+
+
+def test_latin_text_the_detector_cannot_place_is_named_by_its_everyday_words():
+    # Roman Urdu (Urdu in Latin letters) is no language to the detector; its everyday words place it.
+    assert detect_language("mujhe bohat dar lag raha hai wo ghar pe hai") == "ur"
+    assert detect_language("he is at the door again and i am scared") == "en"
+    assert detect_language("ok ok ok ok") != "ur"
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("on znowu stoi pod drzwiami i krzyczy ze mnie zabije", "pl"),  # Polish typed without its letters
+    ("sotul meu ma bate si nu stiu ce sa fac", "ro"),
+    ("wo mujhe maar raha hai aur mujhe dar lag raha hai", "ur"),
+])
+def test_latin_text_in_each_language_is_placed(text, lang):
+    assert detect_language(text) == lang

@@ -578,7 +578,7 @@ class Desk:
         return rows[0] if rows else None
 
     def _all(self, sql: str, params: list | None = None) -> list[dict]:
-        return list(self.store.db.query(sql, params or []))
+        return self.store.rows(sql, params or [])
 
 
 def _address(w, key: str, channel: str) -> str | None:

@@ -83,7 +83,7 @@ def _load_session() -> dict | None:
     if not token:
         return None
     store = desk().store
-    rows = list(store.db.query("SELECT * FROM staff_sessions WHERE id = ?", [_sid_hash(token)]))
+    rows = store.rows("SELECT * FROM staff_sessions WHERE id = ?", [_sid_hash(token)])
     if not rows:
         return None
     row = rows[0]
@@ -99,7 +99,7 @@ def _load_session() -> dict | None:
 
 
 def _account(staff_id) -> dict | None:
-    rows = list(desk().store.db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))
+    rows = desk().store.rows("SELECT * FROM staff WHERE id = ?", [staff_id])
     return rows[0] if rows else None
 
 
@@ -171,7 +171,7 @@ def login_post():
     _check_csrf(session)
     _end(session)
     name, password = request.form.get("name", "")[:100], request.form.get("password", "")[:1000]
-    rows = list(desk().store.db.query("SELECT * FROM staff WHERE name = ?", [name]))
+    rows = desk().store.rows("SELECT * FROM staff WHERE name = ?", [name])
     account = rows[0] if rows else None
     if account and account["locked_until"] > time.time():
         return _again("This account is locked for a while after too many tries. Please try later.", 429)

@@ -144,9 +144,15 @@ class Store:
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    def rows(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        """Run a query and return its rows as dicts (plain execute: no savepoint around a read)."""
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
     def load(self, key: str) -> Conversation | None:
         """Return the live record for `key`, or None; an expired record is deleted, never served."""
-        rows = list(self.db.query("SELECT * FROM conversations WHERE key = ?", [key]))
+        rows = self.rows("SELECT * FROM conversations WHERE key = ?", [key])
         if not rows:
             return None
         row = rows[0]

@@ -130,11 +130,13 @@ class Engine:
         self.languages = languages
         self.command_words: dict[str, dict[str, str]] = {}
         self.labels: dict[str, dict[str, str]] = {}
-        exits = {"|".join(texts(c.words, lang) for lang in languages) for c in library.commands.values() if c.name == "exit"}
         for lang in languages:
             words = {}
             for command in library.commands.values():
-                for source in {texts(command.words, "en"), texts(command.words, lang)} | (exits if command.name == "exit" else set()):
+                sources = {texts(command.words, "en"), texts(command.words, lang)}
+                if command.name == "exit":
+                    sources |= {texts(command.words, other) for other in languages}
+                for source in sources:
                     for word in source.split("|"):
                         if normalize(word):
                             words[normalize(word)] = command.name

@@ -311,7 +311,7 @@ def regenerate_common_words(top: int = 1000, zipf: float = 3.0) -> None:
     path = U.LEXICONS / "en.yaml"
     text = path.read_text(encoding="utf-8")
     head = text[: text.index("\ncommon_words:")]
-    U._bundle.cache_clear()
+    U.reload()
     bundle = U.Bundle([{**yaml.safe_load(head), "_path": str(path)}])
     words = set()
     for rank, word in enumerate(wordfreq.top_n_list("en", 100_000)):

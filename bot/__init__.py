@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 
 import yaml
@@ -69,6 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     Waymark(runtime, store, app.config["SECRET_KEY"]).init_app(app)
     if not app.testing:
         store.sweep_every(60)  # idle conversations and expired rows go even when nobody writes
+        threading.Thread(target=runtime.warm, name="waymark-warm", daemon=True).start()
 
     from . import views
 

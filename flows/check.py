@@ -158,6 +158,7 @@ def check_catalogs(catalogs: Catalogs) -> list[str]:
             problems.append(f"locales/en: language.name_{lang}: missing, so {lang} cannot be chosen by name")
         if lang not in blaming:
             problems.append(f"safety/blaming/{lang}.yaml: missing: every language needs its victim-blaming list")
+        problems += _lexicon_problems(lang)
         if lang == "en":
             continue
         path = catalogs.locales_dir / lang / "LC_MESSAGES" / "messages.po"
@@ -177,6 +178,19 @@ def check_catalogs(catalogs: Catalogs) -> list[str]:
                 problems.append(f"{where}: {mid}: a language's own name is the same in every catalog")
         problems += _plural_problems(where, catalog, lang)
     return problems
+
+
+def _lexicon_problems(lang: str) -> list[str]:
+    """Check that a language has a lexicon for reading risks and topics, and that it compiles."""
+    from safety.understand import LEXICONS, understand
+
+    if not (LEXICONS / f"{lang}.yaml").exists():
+        return [f"safety/lexicons/{lang}.yaml: missing: risks written in {lang} would go unnoticed"]
+    try:
+        understand("hello", lang)
+    except ValueError as error:
+        return [str(error)]
+    return []
 
 
 def _plural_problems(where: str, catalog, lang: str) -> list[str]:

@@ -21,6 +21,11 @@ class Runtime:
     engine: Engine
     renderer: Renderer
 
+    def warm(self) -> None:
+        """Read every language's lexicon now (about half a second each), so no person's first message waits."""
+        for lang in self.catalogs.languages:
+            self.engine.understand("hello", lang)
+
 
 def understand_with_safety(text: str, lang: str) -> Understanding:
     """Read free text with the safety layer's lexicons and decide where it leads."""

@@ -165,11 +165,12 @@ def test_a_plural_message_needs_every_form_of_its_language(locales):
     assert "locales/pl: wait.minutes: needs 3 plural forms" in check_all(build(FIXTURES / "flows", locales))
 
 
-def test_a_language_without_its_name_or_blaming_list_is_reported(locales):
+def test_a_language_without_its_name_blaming_list_or_lexicon_is_reported(locales):
     shutil.copytree(locales / "pl", locales / "de")
     problems = check_all(build(FIXTURES / "flows", locales))
     assert "locales/en: language.name_de: missing, so de cannot be chosen by name" in problems
     assert "safety/blaming/de.yaml: missing: every language needs its victim-blaming list" in problems
+    assert "safety/lexicons/de.yaml: missing: risks written in de would go unnoticed" in problems
 
 
 def test_catalogs_are_compiled_at_start_and_fuzzy_words_never_shown(locales):

@@ -266,9 +266,9 @@ def lexicons(tmp_path, monkeypatch):
     """A private lexicon folder holding a copy of en.yaml, with the caches emptied around it."""
     shutil.copy(U.LEXICONS / "en.yaml", tmp_path / "en.yaml")
     monkeypatch.setattr(U, "LEXICONS", tmp_path)
-    U._bundle.cache_clear()
+    U.reload()
     yield tmp_path
-    U._bundle.cache_clear()
+    U.reload()
 
 
 def test_a_co_occurrence_rule_matches_in_any_order_within_its_window(lexicons):
@@ -337,3 +337,12 @@ def test_latin_text_the_detector_cannot_place_is_named_by_its_everyday_words():
 ])
 def test_latin_text_in_each_language_is_placed(text, lang):
     assert detect_language(text) == lang
+
+
+def test_the_app_can_read_every_language_lexicon_before_anyone_writes():
+    from flows.runtime import build
+
+    runtime = build()
+    U.reload()
+    runtime.warm()
+    assert U._bundle.cache_info().currsize == len(runtime.catalogs.languages) == 8

@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 PURGE_EVERY_S = 60
-CHECKPOINT_EVERY_S = 1.0  # the sweeper copies the write-ahead log into the database this often
 CLOCK_SKEW_S = 60  # a time further ahead than this was written before the clock was set back
 COLUMNS = {f.name for f in fields(Conversation)}
 TUPLES = {"history", "risk", "topics", "pending"}
@@ -91,7 +90,6 @@ class Store:
         self._thread_lock = threading.RLock()
         self._lock_file = None
         self._lock_pid = None
-        self.checkpoints_in_background = False  # set by sweep_every: then no request pays for a checkpoint
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.migrate()
 
@@ -106,8 +104,6 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: never corrupt, may lose the last commits
             conn.execute("PRAGMA secure_delete = ON")  # deleted records are overwritten, not left in free pages
-            if self.checkpoints_in_background:
-                conn.execute("PRAGMA wal_autocheckpoint = 0")
             db = self._local.db = sqlite_utils.Database(conn)
         return db
 
@@ -200,25 +196,16 @@ class Store:
         return cursor.rowcount
 
     def sweep_every(self, seconds: float) -> threading.Thread:
-        """Purge in a daemon thread every `seconds`, so nothing outlives its time when no one is writing.
-
-        The same thread checkpoints the write-ahead log every second (PASSIVE: writers carry on), so
-        a request never stops to copy a thousand pages into the database and sync them to disk.
-        """
-        self.checkpoints_in_background = True
+        """Purge in a daemon thread every `seconds`, so nothing outlives its time when no one is writing."""
 
         def run() -> None:
-            last_purge = time.monotonic()
             while True:
-                time.sleep(CHECKPOINT_EVERY_S)
+                time.sleep(seconds)
                 try:
-                    self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    if time.monotonic() - last_purge >= seconds:
-                        last_purge = time.monotonic()
-                        with self.transaction():
-                            self.purge()
+                    with self.transaction():
+                        self.purge()
                 except sqlite3.Error:
-                    log.warning("a scheduled checkpoint or purge failed; the next one will try again")
+                    log.warning("a scheduled purge failed; the next one will try again")
 
         thread = threading.Thread(target=run, name="waymark-purge", daemon=True)
         thread.start()

@@ -154,22 +154,3 @@ def test_the_sweep_thread_purges_when_nobody_writes(tmp_path):
             break
         time.sleep(0.05)
     assert store.db["conversations"].count == 0
-
-
-def test_the_sweep_thread_checkpoints_so_no_request_has_to(tmp_path):
-    store = Store(tmp_path / "w.db")
-    empty = store.path.stat().st_size
-    store.sweep_every(3600)
-
-    def requests() -> None:  # a server thread: its connection opens after the sweeper started
-        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # it never checkpoints
-        for n in range(3000):
-            save(store, Conversation(key=f"k{n}", channel="sms", state="main.menu"))
-
-    worker = threading.Thread(target=requests)
-    worker.start()
-    worker.join()
-    deadline = time.monotonic() + 5
-    while store.path.stat().st_size == empty and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert store.path.stat().st_size > empty  # the sweeper copied the log into the database

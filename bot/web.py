@@ -236,8 +236,9 @@ def reply_json(reply: Reply) -> dict:
     return {
         "lang": reply.lang,
         "dir": direction(reply.lang),
-        "messages": [{"id": mid, "text": words, "parts": parts(words)}
-                     for words, mid in zip_longest(reply.messages, getattr(reply, "ids", ())[:len(reply.messages)])],
+        "messages": [{"id": mid, "text": words, "parts": parts(words), "lang": lang or reply.lang}
+                     for words, mid, lang in zip_longest(reply.messages, reply.ids[:len(reply.messages)],
+                                                         reply.langs[:len(reply.messages)])],
         "options": [{"number": number, "id": oid, "label": label} for number, oid, label in reply.options],
         "nav": reply.nav,
         "ended": reply.ended,
@@ -321,7 +322,7 @@ def start():
     if preferred and preferred != reply.lang:  # the browser prefers a language we speak: offer it
         engine, renderer = waymark().runtime.engine, waymark().runtime.renderer
         reply = replace(reply, messages=(*reply.messages, renderer.message(engine.offer(preferred), preferred)),
-                        ids=(*reply.ids, "common.language_offer"))
+                        ids=(*reply.ids, "common.language_offer"), langs=(*reply.langs, preferred))
     out = {"id": cid, "token": token_for(cid), "languages": languages(), **reply_json(reply)}
     return jsonify(out), 201
 
@@ -595,7 +596,9 @@ def openapi_document() -> dict:
                     "id": {"type": ["string", "null"], "description": "The message id (stable across rewording)."},
                     "text": {"type": "string"},
                     "parts": {"type": "array", "items": ref("Part"),
-                              "description": "The text in runs; build links from these, never HTML."}}},
+                              "description": "The text in runs; build links from these, never HTML."},
+                    "lang": {"type": "string", "description": "The message's language, when it is not the "
+                             "reply's (an offer to switch language is said in that language)."}}},
                 "Option": {"type": "object", "required": ["number", "id", "label"], "properties": {
                     "number": {"type": "string"}, "id": {"type": "string"}, "label": {"type": "string"}}},
                 "Reply": {"type": "object",

@@ -22,6 +22,7 @@ class Reply:
     options: tuple[tuple[str, str, str], ...] = ()
     ended: bool = False
     nav: str = ""
+    langs: tuple[str, ...] = ()  # each message's language where it is not the reply's (a language offer)
 
     def as_text(self) -> str:
         """Lay the reply out as one text: messages, numbered choices, then the navigation line."""
@@ -50,11 +51,12 @@ class Renderer:
     def turn(self, turn: Turn) -> Reply:
         """Render a whole turn in the conversation's language."""
         lang, discreet = turn.conversation.lang, turn.conversation.discreet
-        texts, ids = [], []
+        texts, ids, langs = [], [], []
         for msg in turn.messages:
             try:
                 texts.append(self.message(msg, msg.lang or lang, discreet))
                 ids.append(msg.id)
+                langs.append(msg.lang or lang)
             except KeyError:  # a service was unconfigured after the check ran: leave it out, never guess
                 log.warning("message %s names an unavailable service; left out", msg.id)
         options = tuple(
@@ -62,4 +64,4 @@ class Renderer:
             for i, o in enumerate(turn.options, 1)
         )
         nav = self.message(Message("common.nav"), lang) if options else ""
-        return Reply(lang, tuple(texts), tuple(ids), options, turn.ended, nav)
+        return Reply(lang, tuple(texts), tuple(ids), options, turn.ended, nav, tuple(langs))

@@ -258,6 +258,18 @@ def test_typing_indicator_shows_while_waiting_and_honours_reduced_motion(visit):
     typing.wait_for(state="hidden")
 
 
+def test_a_browser_set_to_polish_is_offered_polish_in_polish(visit):
+    v = visit(locale="pl-PL")
+    v.open_demo()
+    offer = v.frame.locator(hook("log")).get_by_text(CATALOGS.text("common.language_offer", "pl").split("{")[0].strip())
+    assert offer.get_attribute("lang") == "pl"  # a screen reader reads it as Polish in the English chat
+    v.frame.locator(hook("input")).fill("Polski")
+    v.frame.locator(hook("input")).press("Enter")
+    v.wait_for_question(CATALOGS.text("welcome.safe_q", "pl"))
+    assert v.chat_frame().evaluate("document.documentElement.lang") == "pl"
+    axe_clean(v.chat_frame(), "chat-offer-pl")
+
+
 @pytest.mark.parametrize("lang", ["ar", "ur"])
 def test_language_switch_and_right_to_left(visit, lang):
     v = visit()

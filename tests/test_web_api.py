@@ -336,7 +336,8 @@ def test_a_browser_that_prefers_a_language_we_speak_is_offered_it_in_that_langua
     client = small_app.test_client()
     started = client.post(API, headers={"Accept-Language": "pl-PL,pl;q=0.9,en;q=0.8"}).get_json()
     offer = started["messages"][-1]
-    assert started["lang"] == "en" and offer["id"] == "common.language_offer"
+    assert started["lang"] == "en" and offer["id"] == "common.language_offer" and offer["lang"] == "pl"
+    assert started["messages"][0]["lang"] == "en"
     assert offer["text"] == "Aby pisać dalej po polsku (Polski), odpisz Polski."
     headers = {"Authorization": f"Bearer {started['token']}"}
     reply = client.post(f"{API}/{started['id']}/messages", json={"text": "polski"}, headers=headers).get_json()

@@ -138,6 +138,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var first = null;
     reply.messages.forEach(function (m) {
       var node = say("bot", m.parts);
+      if (m.lang && m.lang !== reply.lang) node.lang = m.lang; // read out in its own language
       first = first || node;
     });
     nav.textContent = reply.nav || "";

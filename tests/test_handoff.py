@@ -237,12 +237,9 @@ def test_at_risk_people_come_first_in_the_queue(happ):
 
 
 def test_transfer_puts_the_chat_back_in_the_queue_and_tells_the_person(happ):
-    person, amy, bea = WebChat(happ.test_client()), Worker(happ), Worker(happ, name="bea")
-    person.start()
-    ask_for_a_person(person)
-    amy.login(), bea.login()
-    [item] = amy.queue()
-    amy.claim(item["id"])
+    person, amy, item = claimed_on_the_web(happ)
+    bea = Worker(happ, name="bea")
+    bea.login()
     amy.post(f"/staff/handoffs/{item['id']}/transfer")
     assert [m["id"] for m in updates(person)["messages"]] == ["talk.joined", "talk.transferred"]
     assert bea.claim(item["id"]).status_code == 302
@@ -250,12 +247,9 @@ def test_transfer_puts_the_chat_back_in_the_queue_and_tells_the_person(happ):
 
 
 def test_a_second_worker_cannot_take_or_read_a_claimed_chat(happ):
-    person, amy, bea = WebChat(happ.test_client()), Worker(happ), Worker(happ, name="bea")
-    person.start()
-    ask_for_a_person(person)
-    amy.login(), bea.login()
-    [item] = amy.queue()
-    amy.claim(item["id"])
+    *_, item = claimed_on_the_web(happ)  # claimed by amy
+    bea = Worker(happ, name="bea")
+    bea.login()
     assert bea.claim(item["id"]).status_code == 409
     assert bea.client.get(f"/staff/handoffs/{item['id']}").status_code == 409
     assert bea.say(item["id"], "hi").status_code == 410

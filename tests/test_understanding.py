@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -226,11 +225,11 @@ def test_control_characters_do_not_hide_risk():
 
 
 def test_very_long_message_is_bounded_and_still_read_at_the_end():
-    text = "blah " * 50_000 + "i want to kill myself"
-    start = time.perf_counter()
-    u = understand(text)
-    assert time.perf_counter() - start < 1.0
-    assert "self_harm" in u.risks
+    # Only the first 16,000 and last 4,000 characters are read (U.MAX_CHARS), so a huge message costs
+    # no more than a long one; speed itself is measured in bench/understanding.py, not here.
+    assert "self_harm" in understand("blah " * 50_000 + "i want to kill myself").risks
+    assert "self_harm" in understand("i want to kill myself " + "blah " * 50_000).risks
+    assert understand("blah " * 10_000 + "i want to kill myself " + "blah " * 10_000).risks == frozenset()
 
 
 def test_not_a_string_is_treated_as_nothing():
@@ -248,15 +247,6 @@ def test_pure_and_no_io_per_call(monkeypatch):
     monkeypatch.setattr(builtins, "open", no_io)
     monkeypatch.setattr(Path, "read_text", no_io)
     assert understand("my ex keeps following me") == first
-
-
-def test_fast_enough_for_every_turn():
-    understand("warm up")
-    texts = [i["text"] for i in TUNING]
-    start = time.perf_counter()
-    for text in texts:
-        understand(text)
-    assert (time.perf_counter() - start) / len(texts) < 0.005
 
 
 # --- lexicon files --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from . import web
 bp = Blueprint("widget", __name__)
 
 WIDGET_JS = Path(__file__).parent / "static" / "web" / "widget.js"
+SHIFT_JS = WIDGET_JS.with_name("shift.js")  # Shift x3, shared with the chat frame
 FRAME_WORDS = ("title", "subtitle", "frame_title", "hide", "exit", "exit_hidden", "language", "conversation",
                "messages", "choices", "input", "send", "bot", "you", "shift_hint", "shift_2", "shift_1",
                "shift_expired", "start_again", "offline")
@@ -42,11 +43,12 @@ def widget_js():
         "exitUrl": web.settings()["exit_url"],
         "chatPath": url_for("widget.chat"),
         "text": {lang: {"launcher": web.text("web.launcher", lang), "title": web.text("web.frame_title", lang),
-                        "shift2": web.text("web.shift_2", lang), "shift1": web.text("web.shift_1", lang),
-                        "expired": web.text("web.shift_expired", lang)}
+                        "shift_2": web.text("web.shift_2", lang), "shift_1": web.text("web.shift_1", lang),
+                        "shift_expired": web.text("web.shift_expired", lang)}
                  for lang in current_app.extensions["waymark"].runtime.catalogs.languages},
     }
-    source = WIDGET_JS.read_text().replace("/*CONFIG*/null", json.dumps(config, ensure_ascii=True))
+    source = (WIDGET_JS.read_text().replace("/*SHIFT*/", SHIFT_JS.read_text())
+              .replace("/*CONFIG*/null", json.dumps(config, ensure_ascii=True)))
     return source, 200, {
         "Content-Type": "text/javascript; charset=utf-8",
         "Cache-Control": "public, max-age=300",

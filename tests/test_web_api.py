@@ -458,6 +458,7 @@ def test_widget_js_is_served_for_any_host_page(client):
     assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
     body = response.get_data(as_text=True)
     assert "/*CONFIG*/null" not in body and '"chatPath": "/chat"' in body
+    assert "/*SHIFT*/" not in body and "function waymarkShiftExit(" in body  # the one Shift x3, carried inside
     assert "innerHTML" not in body and "localStorage" not in body and "cookie" not in body
 
 

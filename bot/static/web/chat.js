@@ -247,41 +247,13 @@ document.addEventListener("DOMContentLoaded", function () {
   });
   window.addEventListener("pagehide", forgetOnServer); // a reload or closed tab forgets the conversation too
 
-  // Shift pressed 3 times, as in the GOV.UK "Exit this page" component: each press opens a 5-second window for
-  // the next, any other key resets, and Shift released after typing a capital letter does not count.
-  var presses = 0, timer = 0, hush = 0, modified = false;
-  function tell(words) { announce.textContent = words; }
-  function light() {
+  // Shift pressed 3 times leaves too (shift.js); the exit link's lights count the presses.
+  var onShift = waymarkShiftExit(function (presses, key) {
     exitLink.classList.toggle("wm-counting", presses > 0);
     for (var i = 0; i < lights.length; i++) lights[i].classList.toggle("wm-on", i < presses);
-  }
-  function expire() {
-    clearTimeout(timer);
-    timer = 0;
-    presses = 0;
-    light();
-    tell(t.shift_expired);
-    hush = setTimeout(function () { tell(""); }, 5000);
-  }
-  document.addEventListener("keyup", function (e) {
-    if (leaving) return;
-    if (e.key === "Shift" && !modified) {
-      presses += 1;
-      clearTimeout(hush);
-      clearTimeout(timer);
-      if (presses >= 3) {
-        presses = 0;
-        leave(true);
-        return;
-      }
-      light();
-      tell(presses === 1 ? t.shift_2 : t.shift_1);
-      timer = setTimeout(expire, 5000);
-    } else if (timer) {
-      expire();
-    }
-    modified = e.shiftKey;
-  }, true);
+    announce.textContent = key ? t[key] : "";
+  }, function () { leave(true); });
+  document.addEventListener("keyup", function (e) { if (!leaving) onShift(e); }, true);
 
   // -- the host page (widget.js) -----------------------------------------------------------------------
 

@@ -96,32 +96,10 @@
     else setTimeout(go, 250);
   }
 
-  // Shift pressed 3 times leaves from the host page too, as in the GOV.UK "Exit this page" component.
-  var presses = 0, timer = 0, hush = 0, modified = false;
-  function expire() {
-    clearTimeout(timer);
-    timer = 0;
-    presses = 0;
-    announce.textContent = t.expired;
-    hush = setTimeout(function () { announce.textContent = ""; }, 5000);
-  }
-  function onKeyup(e) {
-    if (e.key === "Shift" && !modified) {
-      presses += 1;
-      clearTimeout(hush);
-      clearTimeout(timer);
-      if (presses >= 3) {
-        presses = 0;
-        leave(false);
-        return;
-      }
-      announce.textContent = presses === 1 ? t.shift2 : t.shift1;
-      timer = setTimeout(expire, 5000);
-    } else if (timer) {
-      expire();
-    }
-    modified = e.shiftKey;
-  }
+  // Shift pressed 3 times leaves from the host page too: shift.js, put here by the server.
+  /*SHIFT*/
+  var onKeyup = waymarkShiftExit(function (presses, key) { announce.textContent = key ? t[key] : ""; },
+                                 function () { leave(false); });
 
   function mount() {
     box = document.createElement("aside");

@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 
 from .catalog import Catalogs, placeholders
 from .directory import FIELDS, Service
-from .engine import RISK_MESSAGES, Conversation, Message, Turn, normalize
+from .engine import RISK_MESSAGES, Conversation, Message, Turn, Understanding, normalize
 from .library import MENU, START, Library
 from .render import Renderer
 from .readability import flesch_reading_ease
@@ -237,6 +237,13 @@ def check_budgets(runtime) -> list[str]:
             too_long = over_budget(text, opening(runtime.renderer, lang))
             if too_long:
                 problems.append(f"locales/{lang}: {msg}: the {risk} interrupt costs {too_long}")
+            # A new person's first message at risk, in this language: the interrupt, how to leave, the
+            # safety question and its choices, and (answered in a language they wrote in) English offered back.
+            first = runtime.engine.first_reply(Conversation(key="check", channel="check"),
+                                               Understanding(frozenset({risk}), (), lang))
+            too_long = over_budget(runtime.renderer.turn(first).as_text(), opening(runtime.renderer, lang))
+            if too_long:
+                problems.append(f"locales/{lang}: {msg}: a new person's first reply at this risk costs {too_long}")
     return problems
 
 

@@ -64,6 +64,7 @@ class Turn:
     ended: bool = False
     action: str | None = None  # the entered state's `action:`, for the app to carry out
     captured: tuple[tuple[str, str], ...] = ()  # (name, answer) from a state's `capture:`
+    nav: bool = True  # end with the BACK, MENU, EXIT line when there are choices
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,14 @@ class Engine:
         named = self.by_name.get(normalize(text))
         if named:
             return self.switch(conv, named)
-        understood = self.read(text, conv.lang) if normalize(text) else Understanding()
-        turn = self._opening(replace(conv, lang=understood.language) if understood.language in self.languages else conv,
-                             understood)
-        if turn.conversation.lang != conv.lang:  # answered in the language they wrote in: offer the usual one back
+        return self.first_reply(conv, self.read(text, conv.lang) if normalize(text) else Understanding())
+
+    def first_reply(self, conv: Conversation, understood: Understanding) -> Turn:
+        """Answer what was understood of a new person's first message, in the language it was written in
+        when we speak it (offering the usual one back). `waymark flows check` measures these replies too."""
+        lang = understood.language if understood.language in self.languages else conv.lang
+        turn = self._opening(replace(conv, lang=lang), understood)
+        if lang != conv.lang:
             turn = replace(turn, messages=(*turn.messages, self.offer(conv.lang)))
         return turn
 
@@ -246,8 +251,10 @@ class Engine:
         if understood.risks:
             interrupt = self._interrupt(welcome.conversation, understood.risks)
             ask = self.library.states[START].ask
+            # The emergency first; the line on how to leave already names EXIT, so no navigation line.
             return Turn(interrupt.conversation,
-                        (*interrupt.messages[:-1], Message("common.first_words"), Message(ask)), welcome.options)
+                        (*interrupt.messages[:-1], Message("common.first_words"), Message(ask)), welcome.options,
+                        nav=False)
         routed = self._route_or_reprompt(welcome.conversation, self.library.states[START], understood.topics)
         if routed.messages[0].id in ("common.no_match", "common.no_match_twice"):
             return welcome

@@ -63,5 +63,5 @@ class Renderer:
             (str(i), o.id, render_text(self.catalogs.text(o.label, lang), self.services))
             for i, o in enumerate(turn.options, 1)
         )
-        nav = self.message(Message("common.nav"), lang) if options else ""
+        nav = self.message(Message("common.nav"), lang) if options and turn.nav else ""
         return Reply(lang, tuple(texts), tuple(ids), options, turn.ended, nav, tuple(langs))

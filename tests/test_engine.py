@@ -272,3 +272,11 @@ def test_a_switch_shows_the_step_again_without_repeating_its_action():
     assert rt.engine.enter(conv, "talk.wait").action == "handoff"
     turn = rt.engine.switch(conv, "en")
     assert turn.action is None and turn.conversation.state == "talk.wait"
+
+
+def test_a_first_message_at_risk_puts_the_emergency_first_without_the_navigation_line():
+    rt = build(FIXTURES / "flows", FIXTURES / "locales", understand=understood({"danger_now"}))
+    reply = rt.renderer.turn(rt.engine.step(Conversation(key="k", channel="t"), "hes here with a knife"))
+    assert reply.ids[0] == "common.risk_danger_now" and "common.first_words" in reply.ids
+    assert reply.options and reply.nav == ""  # the line on how to leave names EXIT already
+    assert rt.renderer.turn(walk(rt, "1")).nav  # every other reply with choices keeps it

@@ -193,3 +193,12 @@ def test_catalogs_load_from_a_read_only_folder(locales):
         (locales / "pl" / "LC_MESSAGES").chmod(0o755)
     assert rt.catalogs.text("common.next_q", "pl") == "Co dalej?"
     assert "help.info" in rt.catalogs.messages["pl"]
+
+
+def test_a_new_persons_first_reply_at_risk_is_held_to_the_sms_budget(locales):
+    po = locales / "en" / "LC_MESSAGES" / "messages.po"
+    edit(po, 'msgstr "If a child is in danger now, call {emergency_999.phone}."',
+         'msgstr "If a child is in danger now, call {emergency_999.phone}.' + " Please stay safe." * 17 + '"')
+    problems = check_all(build(FIXTURES / "flows", locales))
+    assert any(p.startswith("locales/en: common.risk_child: a new person's first reply at this risk costs 4 SMS")
+               for p in problems), problems

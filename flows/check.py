@@ -224,24 +224,24 @@ def check_budgets(runtime) -> list[str]:
     """Check that every state's whole reply, as a text message shows it, fits the SMS budget."""
     problems = []
     for lang in runtime.catalogs.languages:
+        first_line = opening(runtime.renderer, lang)
+
+        def cost(turn: Turn) -> str | None:
+            return over_budget(runtime.renderer.turn(turn).as_text(), first_line)
+
         for name, state in runtime.library.states.items():
-            conv = Conversation(key="check", channel="check", lang=lang)
-            text = runtime.renderer.turn(runtime.engine.enter(conv, name)).as_text()
-            too_long = over_budget(text, opening(runtime.renderer, lang))
+            too_long = cost(runtime.engine.enter(Conversation(key="check", channel="check", lang=lang), name))
             if too_long:
                 problems.append(f"{state.where}: {name} [{lang}]: the reply costs {too_long}: split it into steps")
         for risk, msg in RISK_MESSAGES.items():
-            turn = Turn(Conversation(key="check", channel="check", lang=lang),
-                        (Message(msg), Message("common.carry_on")))
-            text = runtime.renderer.turn(turn).as_text()
-            too_long = over_budget(text, opening(runtime.renderer, lang))
+            too_long = cost(Turn(Conversation(key="check", channel="check", lang=lang),
+                                 (Message(msg), Message("common.carry_on"))))
             if too_long:
                 problems.append(f"locales/{lang}: {msg}: the {risk} interrupt costs {too_long}")
             # A new person's first message at risk, in this language: the interrupt, how to leave, the
             # safety question and its choices, and (answered in a language they wrote in) English offered back.
-            first = runtime.engine.first_reply(Conversation(key="check", channel="check"),
-                                               Understanding(frozenset({risk}), (), lang))
-            too_long = over_budget(runtime.renderer.turn(first).as_text(), opening(runtime.renderer, lang))
+            too_long = cost(runtime.engine.first_reply(Conversation(key="check", channel="check"),
+                                                       Understanding(frozenset({risk}), (), lang)))
             if too_long:
                 problems.append(f"locales/{lang}: {msg}: a new person's first reply at this risk costs {too_long}")
     return problems

@@ -22,7 +22,7 @@ class Reply:
     options: tuple[tuple[str, str, str], ...] = ()
     ended: bool = False
     nav: str = ""
-    langs: tuple[str, ...] = ()  # each message's language where it is not the reply's (a language offer)
+    langs: tuple[str, ...] = ()  # each message's language (an offer to switch is said in the offered one)
 
     def as_text(self) -> str:
         """Lay the reply out as one text: messages, numbered choices, then the navigation line."""

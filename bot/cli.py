@@ -1,4 +1,4 @@
-"""The `waymark` command line: serve, chat, check and draw the flows, purge."""
+"""The `waymark` command line: serve, chat, check and draw the flows, train the model, purge."""
 
 from __future__ import annotations
 
@@ -143,6 +143,24 @@ def purge():
     with store.transaction():
         count = store.purge()
     click.echo(f"purged {count} idle conversation(s)")
+
+
+@cli.group()
+def model():
+    """Look after the learned model that reads free text beside the lexicons (safety/learned.py)."""
+
+
+@model.command("train")
+@click.option("--lang", default="en", show_default=True, help="Language to train.")
+def model_train(lang: str):
+    """Train on safety/training/ and save safety/model/<lang>.npz (needs scikit-learn: the test extra)."""
+    from safety import learned
+
+    try:
+        path = learned.train(lang)
+    except (ValueError, ImportError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {path} ({len(learned.examples(lang))} labelled messages, digest {learned.digest(lang)})")
 
 
 @cli.group()

@@ -22,6 +22,8 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from . import learned
+
 RISKS = ("danger_now", "self_harm", "child_at_risk", "recent_sexual_assault")
 TOPICS = (
     "danger_now", "self_harm", "domestic_abuse", "coercive_control", "physical_abuse",
@@ -86,8 +88,8 @@ def decide(u: Understanding) -> tuple[str, ...]:
     return tuple(t for t, _ in plausible[:3])
 
 
-def analyse(text: str, lang: str = "en", fuzzy: bool = True) -> Understanding:
-    """Understand a message, with typo correction switchable so the bench can measure it."""
+def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = True) -> Understanding:
+    """Understand a message; typo correction and the learned model can be switched off for the bench."""
     text = text if isinstance(text, str) else ""
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS * 4 // 5] + " " + text[-MAX_CHARS // 5:]
@@ -101,7 +103,14 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True) -> Understanding:
             for g in bundle.guards.get(r, ())
         )
     )
-    return Understanding(risks, bundle.score(matched, risks), detect_language(text))
+    language = detect_language(text)
+    model = learned.model(language or lang) if use_model and len(words) >= learned.MIN_WORDS else None
+    if model is not None:
+        risks, scores = model.read(text, risks, veto=len(words) <= learned.VETO_WORDS)
+    if model is None or scores is None:
+        return Understanding(risks, bundle.score(matched, risks), language)
+    ranked = dict(scores) | dict.fromkeys(risks, 1.0)  # a risk's own topic comes first, as the labels say
+    return Understanding(risks, tuple(sorted(ranked.items(), key=lambda ts: -ts[1])), language)
 
 
 def detect_language(text: str) -> str | None:
@@ -205,6 +214,7 @@ def reload() -> None:
     """Forget every lexicon read so far, so the next call reads the files again."""
     for cached in (_load, _bundle, _everyday_latin):
         cached.cache_clear()
+    learned.reload()
 
 
 @lru_cache(maxsize=None)

@@ -14,7 +14,7 @@ from safety.understand import (
     CONFIDENT, MARGIN, PLAUSIBLE, RISKS, TOPICS, Understanding, decide, detect_language, understand,
 )
 
-DATA = yaml.safe_load((Path(__file__).parent / "data" / "utterances.yaml").read_text(encoding="utf-8"))
+DATA = yaml.safe_load((Path(__file__).parents[1] / "safety" / "training" / "utterances.yaml").read_text(encoding="utf-8"))
 TUNING = [{"lang": "en", **item} for item in DATA["tuning"]]
 ENGLISH = [i for i in TUNING if i["lang"] == "en"]
 FOREIGN = [{"lang": "en", **i} for i in DATA["tuning"] + DATA["heldout"] if i.get("lang", "en") != "en"]
@@ -145,8 +145,8 @@ def test_an_audience_beats_the_kind_of_abuse():
 
 
 def test_ambiguous_message_offers_choices():
-    u = understand("my partner doesnt let me have my own bank card")
-    assert set(decide(u)) == {"economic_abuse", "coercive_control"}
+    u = understand("hes tracking me and turning up where i am")
+    assert set(decide(u)) == {"stalking", "tech_safety"}
 
 
 @pytest.mark.parametrize("text", ["hi", "thanks", "ok", "?", "", "   "])

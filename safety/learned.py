@@ -1,0 +1,183 @@
+"""A learned second reading of English free text, beside the lexicons: risks and topics.
+
+Two linear support-vector machines over TF-IDF character n-grams (2 to 5 letters, inside words)
+and word n-grams (1 and 2 words): one picks the topic, one says whether a message carries a
+risk and which. They are trained by `waymark model train` (scikit-learn, a development tool
+only) from the labelled messages in `safety/training/*.yaml` and saved, weights and vocabulary,
+to `safety/model/<lang>.npz`. Running it needs only NumPy: the features are computed here, the
+same way scikit-learn computes them (tests/test_learned.py checks that they agree).
+
+`safety/understand.py` uses the model for English text of four words or more: a risk is
+flagged when the model is fairly sure by itself, or when the lexicon flags it and the model finds
+it at least plausible (this vetoes the lexicon's matches on words used in a safe sense); topics
+are routed by the model's scores when it has a clear one, else by the lexicon's. The thresholds
+are constants here, chosen on tests/data/validation.yaml; bench/understanding.py measures them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+TRAINING = Path(__file__).with_name("training")
+MODELS = Path(__file__).with_name("model")
+MIN_EXAMPLES = 500  # a language with fewer labelled messages than this gets no model (its lexicon only)
+MIN_WORDS = 4  # shorter messages (answers such as "no they cant", "text only please") are read by the lexicon alone
+VETO_WORDS = 40  # in longer messages the lexicon's risks always stand: a story's last line can be the danger
+RISK_ALONE = -0.2   # a risk's decision value at least this flags it by itself (below 0: errs towards safety)
+RISK_GAP = 0.1      # ... provided it is at least this above the value for "no risk"
+RISK_CONFIRM = -0.8  # a risk the lexicon flags stands when the model gives it at least this
+TOPIC_MIN = -0.3  # below this best topic value the model has no topic to offer and the lexicon's are used
+CLARIFY = 0.2  # topics within this of the best one's value are offered as a clarifying question
+CHARS, WORDS = (2, 5), (1, 2)  # n-gram lengths: letters inside words, and words
+APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
+SPACES = re.compile(r"\s\s+")
+WORD = re.compile(r"(?u)\b\w+\b")
+_lock = threading.Lock()
+_models: dict = {}
+
+
+def examples(lang: str = "en") -> list[dict]:
+    """Return every labelled training message in `lang`, from every file in safety/training/."""
+    out = []
+    for path in sorted(TRAINING.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key in ("messages", "tuning", "heldout"):
+            out += [m for m in data.get(key) or [] if m.get("lang", "en") == lang]
+    return out
+
+
+def digest(lang: str = "en") -> str:
+    """Return a hash of the training messages and settings, so a model can tell it is out of date."""
+    parts = [(m["text"], m["topic"], m["risk"]) for m in examples(lang)]
+    return hashlib.sha256(repr((parts, CHARS, WORDS)).encode()).hexdigest()[:16]
+
+
+def prepare(text: str) -> str:
+    """Lower-case, drop apostrophes (so "he's" reads as "hes"), and squeeze runs of spaces."""
+    return SPACES.sub(" ", text.lower().translate(APOSTROPHES))
+
+
+def char_grams(text: str) -> list[str]:
+    """Letter n-grams inside words, each word padded with a space: scikit-learn's char_wb."""
+    grams = []
+    for word in text.split():
+        word = f" {word} "
+        for n in range(CHARS[0], CHARS[1] + 1):
+            grams += [word[i:i + n] for i in range(max(1, len(word) - n + 1))]
+            if len(word) <= n:
+                break
+    return grams
+
+
+def word_grams(text: str) -> list[str]:
+    """Words and pairs of neighbouring words: scikit-learn's word analyser with ngram_range (1, 2)."""
+    words = WORD.findall(text)
+    return words + [" ".join(words[i:i + 2]) for i in range(len(words) - 1)]
+
+
+class Model:
+    """The saved vocabulary, inverse document frequencies and weights of both classifiers."""
+
+    def __init__(self, arrays):
+        self.index = [{g: i for i, g in enumerate(arrays[f"vocab_{b}"].tolist())} for b in ("chars", "words")]
+        self.idf = [arrays["idf_chars"].astype(np.float64), arrays["idf_words"].astype(np.float64)]
+        self.topics = [str(c) for c in arrays["topic_classes"]]
+        self.risks = [str(c) for c in arrays["risk_classes"]]
+        self.weights = arrays["weights"].astype(np.float64)  # (chars + words) x (topics + risks)
+        self.bias = arrays["bias"].astype(np.float64)
+        self.digest = str(arrays["digest"])
+
+    def values(self, text: str) -> np.ndarray:
+        """Return the decision value of every topic, then of every risk class, for one message."""
+        text = prepare(text)
+        rows, weights, offset = [], [], 0
+        for block, grams in enumerate((char_grams(text), word_grams(text))):
+            counts: dict[int, int] = {}
+            for g in grams:
+                i = self.index[block].get(g)
+                if i is not None:
+                    counts[i] = counts.get(i, 0) + 1
+            if counts:
+                idx = np.fromiter(counts, dtype=np.int64)
+                tfidf = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * self.idf[block][idx]
+                rows.append(idx + offset)
+                weights.append(tfidf / np.sqrt(tfidf @ tfidf))
+            offset += len(self.index[block])
+        if not rows:
+            return self.bias.copy()
+        return np.concatenate(weights) @ self.weights[np.concatenate(rows)] + self.bias
+
+    def read(self, text: str, lexicon_risks: frozenset[str], veto: bool = True
+             ) -> tuple[frozenset[str], tuple[tuple[str, float], ...] | None]:
+        """Return the risks to flag (given the lexicon's; with `veto`, only those the model finds plausible)
+        and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to ask about, none,
+        or None when the model has no topic to offer."""
+        values = self.values(text)
+        topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
+        none = risk_values.pop("none")
+        risks = frozenset(r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
+                          or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto)))
+        order = topic_values.argsort()[::-1][:3]
+        best, top = self.topics[order[0]], float(topic_values[order[0]])
+        if top < TOPIC_MIN or (best in risk_values and best not in risks):
+            return risks, None  # unsure, or a risk's topic without the risk: the lexicon's topics decide
+        if best == "none":
+            return risks, ()  # a greeting, thanks, or something off-topic: nothing to route
+        close = [self.topics[i] for i in order if top - topic_values[i] < CLARIFY and self.topics[i] != "none"]
+        return risks, tuple((t, 1.0 if len(close) == 1 else 0.5) for t in close)  # 1.0 routes; 0.5 asks
+
+
+def model(lang: str = "en") -> Model | None:
+    """Return the saved model for `lang` (read once), or None when there is none."""
+    with _lock:
+        if lang not in _models:
+            path = MODELS / f"{lang}.npz"
+            _models[lang] = Model(np.load(path, allow_pickle=False)) if path.exists() else None
+        return _models[lang]
+
+
+def reload() -> None:
+    """Forget the models read so far, so the next use reads the files again."""
+    with _lock:
+        _models.clear()
+
+
+def fit(messages: list[dict]):
+    """Fit the scikit-learn vectorisers and classifiers (a development tool: not needed to run Waymark)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+    from sklearn.svm import LinearSVC
+
+    vectoriser = make_union(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=CHARS, sublinear_tf=True, min_df=2, lowercase=False),
+        TfidfVectorizer(analyzer="word", ngram_range=WORDS, sublinear_tf=True, min_df=2, lowercase=False,
+                        token_pattern=WORD.pattern))
+    x = vectoriser.fit_transform([prepare(m["text"]) for m in messages])
+    topics = LinearSVC(C=0.5).fit(x, [m["topic"] for m in messages])
+    risks = LinearSVC(C=1.0, class_weight="balanced").fit(x, [m["risk"] for m in messages])
+    return vectoriser, topics, risks
+
+
+def train(lang: str = "en", out: Path | None = None) -> Path:
+    """Train on safety/training/ and save the model for `lang`; return the file written."""
+    messages = examples(lang)
+    if len(messages) < MIN_EXAMPLES:
+        raise ValueError(f"{lang}: {len(messages)} labelled messages; a model needs at least {MIN_EXAMPLES}")
+    vectoriser, topics, risks = fit(messages)
+    chars, words = (v for _, v in vectoriser.transformer_list)
+    weights = np.hstack([topics.coef_.T, risks.coef_.T]).astype(np.float32)
+    out = out or MODELS / f"{lang}.npz"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out, weights=weights, bias=np.concatenate([topics.intercept_, risks.intercept_]).astype(np.float32),
+        vocab_chars=chars.get_feature_names_out().astype(str), vocab_words=words.get_feature_names_out().astype(str),
+        idf_chars=chars.idf_.astype(np.float32), idf_words=words.idf_.astype(np.float32),
+        topic_classes=topics.classes_.astype(str), risk_classes=risks.classes_.astype(str), digest=np.array(digest(lang)))
+    reload()
+    return out

@@ -1,0 +1,80 @@
+"""The learned model beside the lexicons (safety/learned.py): saved, up to date, the same as scikit-learn's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from safety import learned
+from safety.understand import RISKS, TOPICS, decide, understand
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ODD = ["", "   ", "!!!", "a", "😢😢", "ｅｘｉｔ", "he's  OUTSIDE\twith a knife", "\u202eevil\u202c", "x" * 5000,
+       "مرحبا", "안녕하세요", "1", "no"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return learned.model("en")
+
+
+def test_the_saved_model_was_trained_on_the_training_files_as_they_are(model):
+    assert model is not None, "safety/model/en.npz is missing: run `make model`"
+    assert model.digest == learned.digest("en"), "safety/training/ changed since the model was trained: run `make model`"
+
+
+def test_our_features_and_weights_give_what_scikit_learn_gives(model):
+    vectoriser, topics, risks = learned.fit(learned.examples("en"))  # the same data and settings as the saved model
+    texts = [m["text"] for m in learned.examples("en")[::7]] + ODD
+    x = vectoriser.transform([learned.prepare(t) for t in texts])
+    expected = np.hstack([topics.decision_function(x), risks.decision_function(x)])
+    assert np.allclose([model.values(t) for t in texts], expected, atol=1e-3)
+    assert model.topics == list(topics.classes_) and model.risks == list(risks.classes_)
+
+
+@pytest.mark.parametrize("text", ODD)
+def test_any_text_gets_a_reading_with_one_topic_to_route_or_a_few_to_ask_about(model, text):
+    risks, topics = model.read(text, frozenset())
+    assert risks <= set(RISKS)
+    assert topics is None or [s for _, s in topics] in ([], [1.0], [0.5, 0.5], [0.5, 0.5, 0.5])
+    assert {t for t, _ in topics or ()} <= set(TOPICS)
+
+
+@pytest.mark.parametrize("text,risk", [
+    ("hes back and hes been drinking im hiding in the loo", "danger_now"),
+    ("ive got the tablets in front of me and i dont want to be here anymore", "self_harm"),
+    ("woke up in his bed this morning and i dont remember saying yes", "recent_sexual_assault"),
+])
+def test_the_model_catches_risks_put_in_words_the_lexicon_may_not_have(text, risk):
+    assert risk in understand(text).risks
+
+
+def test_a_lexicon_match_on_a_word_used_safely_is_vetoed_but_not_a_real_one():
+    assert understand("this rota is killing me honestly").risks == frozenset()
+    assert "danger_now" in understand("he is going to kill me").risks
+
+
+def test_without_a_model_file_the_lexicon_reads_alone(monkeypatch, tmp_path):
+    monkeypatch.setattr(learned, "MODELS", tmp_path)
+    learned.reload()
+    try:
+        u = understand("hes outside with a knife")
+        assert "danger_now" in u.risks and decide(u) == ("danger_now",)
+    finally:
+        monkeypatch.undo()
+        learned.reload()
+
+
+def test_validation_risk_messages_get_the_emergency_line_in_a_new_persons_first_sms(sms):
+    """Blind messages the model never trained on, through the real webhook: the first reply carries 999."""
+    data = yaml.safe_load((ROOT / "tests" / "data" / "validation.yaml").read_text(encoding="utf-8"))
+    risky = [m for m in data["messages"] if m["risk"] != "none"]
+    got = 0
+    for n, item in enumerate(risky):
+        reply = " ".join(sms.send(item["text"], from_=f"+4477009{n:05d}"))
+        got += "999" in reply
+    assert got / len(risky) >= 0.95, f"{got} of {len(risky)}"

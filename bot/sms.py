@@ -115,6 +115,11 @@ class Words:
 @bp.record_once
 def _setup(state) -> None:
     state.app.extensions["sms_limiter"] = Limiter()
+    store, ttl_s = state.app.extensions["waymark"].store, float(state.app.config["SMS_REPLAY_MINUTES"]) * 60
+    # Expired replies are never served (recall checks the time); the purge clears those of quiet conversations
+    # (a reply is never newer than its row's updated_at), and the next text drops the rest.
+    store.purgers.append(lambda now: store.db.execute(
+        "UPDATE conversations SET replies = NULL WHERE replies IS NOT NULL AND updated_at < ?", [now - ttl_s]))
     from .twilio_out import Outbound
 
     Outbound().init_app(state.app)

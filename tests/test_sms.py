@@ -147,6 +147,16 @@ def test_kept_replies_expire(text, small_app):
     assert [created for _, created, _ in kept_replies(small_app)] == [now + 11 * 60]
 
 
+def test_the_purge_clears_expired_replies_of_a_quiet_conversation(text, small_app):
+    store = small_app.extensions["waymark"].store
+    text.send("hello")
+    now = store.clock()
+    store.clock = lambda: now + 11 * 60
+    with store.transaction():
+        store.purge()
+    assert kept_replies(small_app) == [] and conv(small_app) is not None  # the conversation itself lives on
+
+
 # -- words that end things ----------------------------------------------------------------------
 
 

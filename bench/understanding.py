@@ -5,8 +5,8 @@ Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss
 Three sets of English messages, never mixed:
 - training: every file in safety/training/ (the lexicon was tuned on them; the learned model,
   safety/learned.py, is trained on them), so its figures are only a sanity check;
-- validation: tests/data/validation.yaml, written blind and never trained on; the model's
-  thresholds were chosen on it, so its figures are slightly optimistic;
+- validation: tests/data/validation.yaml and validation_b.yaml, written blind and never trained
+  on; the model's thresholds were chosen on them, so their figures are slightly optimistic;
 - held-out: tests/data/heldout_final.yaml, written blind, never trained or tuned on; only its
   aggregate figures are ever printed, never its messages (n/a without the file).
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from safety import learned  # noqa: E402
 from safety import understand as U  # noqa: E402
 
-VALIDATION = ROOT / "tests" / "data" / "validation.yaml"
+VALIDATION = (ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_b.yaml")
 FINAL = ROOT / "tests" / "data" / "heldout_final.yaml"
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
 
@@ -61,7 +61,7 @@ def _items(path: Path) -> list[dict]:
 def load() -> dict[str, list[dict]]:
     """Return the training, validation and held-out items (held-out empty without its file)."""
     training = [i for path in sorted(learned.TRAINING.glob("*.yaml")) for i in _items(path)]
-    return {"training": training, "validation": _items(VALIDATION),
+    return {"training": training, "validation": [i for path in VALIDATION for i in _items(path)],
             "heldout": _items(FINAL) if FINAL.exists() else []}
 
 
@@ -181,7 +181,7 @@ def main() -> None:
     final = {s: evaluate(scored[s]) for s in ("training", "validation", "heldout")}
 
     print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
-          f"(validation.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml); other languages {len(unscored)}")
+          f"(validation.yaml, validation_b.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml); other languages {len(unscored)}")
     print(f"first call (reads the lexicon, trains the model, builds the language detector) {load_ms:.0f} ms")
     print()
     print(f"validation {'topic':26} {'right':>5} / {'of':<3} accuracy")

@@ -28,11 +28,12 @@ TRAINING = Path(__file__).with_name("training")
 MODELS = Path(__file__).with_name("model")
 MIN_EXAMPLES = 500  # a language with fewer labelled messages than this gets no model (its lexicon only)
 MIN_WORDS = 4  # shorter messages (answers such as "no they cant", "text only please") are read by the lexicon alone
+KNOWN = 0.5  # a message fewer of whose words than this the model has seen (markup, gibberish) is not its to read
 VETO_WORDS = 40  # in longer messages the lexicon's risks always stand: a story's last line can be the danger
-RISK_ALONE = -0.2   # a risk's decision value at least this flags it by itself (below 0: errs towards safety)
-RISK_GAP = 0.1      # ... provided it is at least this above the value for "no risk"
-RISK_CONFIRM = -0.8  # a risk the lexicon flags stands when the model gives it at least this
-TOPIC_MIN = -0.3  # below this best topic value the model has no topic to offer and the lexicon's are used
+RISK_ALONE = -0.3   # a risk's decision value at least this flags it by itself (below 0: errs towards safety)
+RISK_GAP = -0.4     # ... provided it is no more than this below the value for "no risk"
+RISK_CONFIRM = -0.6  # a risk the lexicon flags stands when the model gives it at least this
+TOPIC_MIN = -0.5  # below this best topic value the model has no topic to offer and the lexicon's are used
 CLARIFY = 0.2  # topics within this of the best one's value are offered as a clarifying question
 CHARS, WORDS = (2, 5), (1, 2)  # n-gram lengths: letters inside words, and words
 APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
@@ -118,18 +119,22 @@ class Model:
         """Return the risks to flag (given the lexicon's; with `veto`, only those the model finds plausible)
         and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to ask about, none,
         or None when the model has no topic to offer."""
+        words = WORD.findall(prepare(text))
+        if sum(w in self.index[1] for w in words) < KNOWN * len(words):
+            return lexicon_risks, None
         values = self.values(text)
         topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
         none = risk_values.pop("none")
         risks = frozenset(r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
                           or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto)))
-        order = topic_values.argsort()[::-1][:3]
+        order = topic_values.argsort()[::-1]
         best, top = self.topics[order[0]], float(topic_values[order[0]])
         if top < TOPIC_MIN or (best in risk_values and best not in risks):
             return risks, None  # unsure, or a risk's topic without the risk: the lexicon's topics decide
         if best == "none":
             return risks, ()  # a greeting, thanks, or something off-topic: nothing to route
-        close = [self.topics[i] for i in order if top - topic_values[i] < CLARIFY and self.topics[i] != "none"]
+        close = [t for t in (self.topics[i] for i in order if top - topic_values[i] < CLARIFY)
+                 if t != "none" and (t not in risk_values or t in risks)][:3]
         return risks, tuple((t, 1.0 if len(close) == 1 else 0.5) for t in close)  # 1.0 routes; 0.5 asks
 
 

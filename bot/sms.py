@@ -62,35 +62,27 @@ class Limiter:
 
 
 class Once:
-    """Keep a text's reply for a few minutes, so a retry of it gets the same reply and steps nothing.
-
-    The replies live in the conversation's own row (column `replies`), under a keyed hash of the
-    message's id: keeping one writes no other table or index, and they go when the conversation goes.
-    """
-
-    KEEP = 3  # replies kept a conversation: Twilio retries a text within minutes, not after three more
+    """Keep one text's reply for a few minutes under a keyed hash of its id, so a retry gets it again."""
 
     def __init__(self, msg_hash: str, key: str, ttl_s: float):
         self.id, self.key, self.ttl_s = msg_hash, key, ttl_s
 
-    def _kept(self, store: Store) -> list:
-        row = store.db.execute("SELECT replies FROM conversations WHERE key = ?", [self.key]).fetchone()
-        cutoff = store.clock() - self.ttl_s
-        return [kept for kept in json.loads(row[0]) if kept[1] >= cutoff] if row and row[0] else []
-
     def recall(self, store: Store) -> Reply | None:
         """Return the reply this message already got, if it is still kept."""
-        for msg_hash, _, reply in self._kept(store):
-            if msg_hash == self.id:
-                return Reply(**{k: _tuples(v) for k, v in json.loads(reply).items()})
-        return None
+        row = store.db.execute("SELECT reply FROM sms_replies WHERE id = ? AND created_at >= ?",
+                               [self.id, store.clock() - self.ttl_s]).fetchone()
+        if not row:
+            return None
+        return Reply(**{k: _tuples(v) for k, v in json.loads(row[0]).items()})
 
-    def keep(self, store: Store, reply: Reply) -> None:
-        """Record the reply after the turn's save, inside its transaction (an ended conversation keeps nothing)."""
-        kept = [k for k in self._kept(store) if k[0] != self.id][1 - self.KEEP:]
-        reply_json = json.dumps({f.name: getattr(reply, f.name) for f in fields(reply)})  # read only when retried
-        kept.append([self.id, store.clock(), reply_json])
-        store.db.execute("UPDATE conversations SET replies = ? WHERE key = ?", [json.dumps(kept), self.key])
+    def keep(self, store: Store, reply: Reply, conv: Conversation | None = None) -> None:
+        """Record the reply (call inside the turn's transaction) and drop expired ones."""
+        now = store.clock()
+        if reply.ended:  # the conversation is gone: keep nothing of it
+            store.db.execute("DELETE FROM sms_replies WHERE key = ?", [self.key])
+            return
+        store.db.execute("INSERT OR REPLACE INTO sms_replies (id, key, reply, created_at) VALUES (?, ?, ?, ?)",
+                         [self.id, self.key, json.dumps({f.name: getattr(reply, f.name) for f in fields(reply)}), now])
 
 
 def _tuples(value):
@@ -116,10 +108,9 @@ class Words:
 def _setup(state) -> None:
     state.app.extensions["sms_limiter"] = Limiter()
     store, ttl_s = state.app.extensions["waymark"].store, float(state.app.config["SMS_REPLAY_MINUTES"]) * 60
-    # Expired replies are never served (recall checks the time); the purge clears those of quiet conversations
-    # (a reply is never newer than its row's updated_at), and the next text drops the rest.
-    store.purgers.append(lambda now: store.db.execute(
-        "UPDATE conversations SET replies = NULL WHERE replies IS NOT NULL AND updated_at < ?", [now - ttl_s]))
+    # Expired replies are never served (recall checks the time); the store's purge frees their space.
+    store.purgers.append(lambda now: store.db.execute("DELETE FROM sms_replies WHERE created_at < ?", [now - ttl_s]))
+    store.timestamps.append(("sms_replies", "created_at"))
     from .twilio_out import Outbound
 
     Outbound().init_app(state.app)
@@ -181,7 +172,7 @@ def _answer(form, token: str | None) -> list[str]:
     words, known = normalize(body), _words()
 
     if words in OPT_OUT or words in known.exit:
-        w.forget(key)  # with every reply kept for it
+        _forget(w, key)
         return [cfg["EXIT_REPLY"]] if cfg["EXIT_REPLY"] and words not in OPT_OUT else []
 
     msg_id = form.get("MessageSid") or token
@@ -202,7 +193,7 @@ def _answer(form, token: str | None) -> list[str]:
     if words in known.discreet:
         return texts_for(_toggle_discreet(w, key, channel, once), channel)
     if words in OPT_IN:
-        w.forget(key)  # with every reply kept for it
+        _forget(w, key)
         reply = w.converse(key, channel, None, once)
     elif _media(form) and not body.strip():
         return texts_for(_line(w, "sms.media", _lang(w, key)), channel)
@@ -219,6 +210,13 @@ def _media(form) -> bool:
         return int(form.get("NumMedia") or 0) > 0
     except ValueError:
         return True  # odd value: say we cannot receive files rather than ignore it
+
+
+def _forget(w: Waymark, key: str) -> None:
+    """Delete the conversation (the one quick-exit path) and every reply kept for it."""
+    w.forget(key)
+    with w.store.transaction():
+        w.store.db.execute("DELETE FROM sms_replies WHERE key = ?", [key])
 
 
 def _lang(w: Waymark, key: str) -> str:
@@ -241,7 +239,7 @@ def _toggle_discreet(w: Waymark, key: str, channel: str, once: Once | None) -> R
         w.store.save(conv)
         reply = _line(w, "sms.discreet_on" if conv.discreet else "sms.discreet_off", conv.lang)
         if once:
-            once.keep(w.store, reply)
+            once.keep(w.store, reply, conv)
     return reply
 
 

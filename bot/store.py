@@ -69,13 +69,7 @@ def _v3_handoff(db: sqlite_utils.Database) -> None:
     db["counts"].create({"week": str, "name": str, "n": int}, pk=("week", "name"))
 
 
-def _v4_replies_in_row(db: sqlite_utils.Database) -> None:
-    # Kept SMS replies move into their conversation's row (bot/sms.py Once): a text then writes one row.
-    db.execute("ALTER TABLE conversations ADD COLUMN replies TEXT")
-    db["sms_replies"].drop()
-
-
-MIGRATIONS = [_v1, _v2_sms_replies, _v3_handoff, _v4_replies_in_row]  # append a function to change the schema; never edit one that has shipped
+MIGRATIONS = [_v1, _v2_sms_replies, _v3_handoff]  # append a function to change the schema; never edit one that has shipped
 
 
 def keyed_hash(secret: str, channel: str, address: str) -> str:

@@ -61,8 +61,8 @@ class Waymark:
                 else:
                     self.store.save(turn.conversation)
                 reply = self.runtime.renderer.turn(turn)
-                if once and not turn.ended:
-                    once.keep(self.store, reply)
+                if once:
+                    once.keep(self.store, reply, turn.conversation)
             return reply
         except Exception:
             log.exception("a turn failed on channel %s; sent the safe reply", channel)

@@ -114,14 +114,14 @@ class Model:
             return self.bias.copy()
         return np.concatenate(weights) @ self.weights[np.concatenate(rows)] + self.bias
 
-    def read(self, text: str, lexicon_risks: frozenset[str], veto: bool = True
-             ) -> tuple[frozenset[str], tuple[tuple[str, float], ...] | None]:
-        """Return the risks to flag (given the lexicon's; with `veto`, only those the model finds plausible)
-        and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to ask about, none,
-        or None when the model has no topic to offer."""
-        words = WORD.findall(prepare(text))
-        if sum(w in self.index[1] for w in words) < KNOWN * len(words):
+    def read(self, text: str, lexicon_risks: frozenset[str]) -> tuple[frozenset[str], tuple[tuple[str, float], ...] | None]:
+        """Return the risks to flag (given the lexicon's; only those the model finds plausible, in messages up
+        to VETO_WORDS words) and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to
+        ask about, none, or None when the model has no topic to offer (then the lexicon's reading stands)."""
+        words = WORD.findall(prepare(text))  # as written: "i don't know" is three words
+        if len(words) < MIN_WORDS or sum(w in self.index[1] for w in words) < KNOWN * len(words):
             return lexicon_risks, None
+        veto = len(words) <= VETO_WORDS
         values = self.values(text)
         topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
         none = risk_values.pop("none")

@@ -104,9 +104,9 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
         )
     )
     language = detect_language(text)
-    model = learned.model(language or lang) if use_model and len(words) >= learned.MIN_WORDS else None
+    model = learned.model(language or lang) if use_model else None
     if model is not None:
-        risks, scores = model.read(text, risks, veto=len(words) <= learned.VETO_WORDS)
+        risks, scores = model.read(text, risks)
     if model is None or scores is None:
         return Understanding(risks, bundle.score(matched, risks), language)
     ranked = dict(scores) | dict.fromkeys(risks, 1.0)  # a risk's own topic comes first, as the labels say

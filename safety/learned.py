@@ -11,7 +11,7 @@ same way scikit-learn computes them (tests/test_learned.py checks that they agre
 flagged when the model is fairly sure by itself, or when the lexicon flags it and the model finds
 it at least plausible (this vetoes the lexicon's matches on words used in a safe sense); topics
 are routed by the model's scores when it has a clear one, else by the lexicon's. The thresholds
-are constants here, chosen on tests/data/validation.yaml; bench/understanding.py measures them.
+are constants here, chosen on tests/data/validation*.yaml; bench/understanding.py measures them.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ class Model:
 
     def values(self, text: str) -> np.ndarray:
         """Return the decision value of every topic, then of every risk class, for one message."""
-        text = prepare(text)
+        return self._values(prepare(text))
+
+    def _values(self, text: str) -> np.ndarray:
         rows, weights, offset = [], [], 0
         for block, grams in enumerate((char_grams(text), word_grams(text))):
             counts: dict[int, int] = {}
@@ -118,11 +120,12 @@ class Model:
         """Return the risks to flag (given the lexicon's; only those the model finds plausible, in messages up
         to VETO_WORDS words) and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to
         ask about, none, or None when the model has no topic to offer (then the lexicon's reading stands)."""
-        words = WORD.findall(prepare(text))  # as written: "i don't know" is three words
+        text = prepare(text)
+        words = WORD.findall(text)  # as written: "i don't know" is three words
         if len(words) < MIN_WORDS or sum(w in self.index[1] for w in words) < KNOWN * len(words):
             return lexicon_risks, None
         veto = len(words) <= VETO_WORDS
-        values = self.values(text)
+        values = self._values(text)
         topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
         none = risk_values.pop("none")
         risks = frozenset(r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
@@ -169,7 +172,7 @@ def fit(messages: list[dict]):
     return vectoriser, topics, risks
 
 
-def train(lang: str = "en", out: Path | None = None) -> Path:
+def train(lang: str = "en") -> Path:
     """Train on safety/training/ and save the model for `lang`; return the file written."""
     messages = examples(lang)
     if len(messages) < MIN_EXAMPLES:
@@ -177,7 +180,7 @@ def train(lang: str = "en", out: Path | None = None) -> Path:
     vectoriser, topics, risks = fit(messages)
     chars, words = (v for _, v in vectoriser.transformer_list)
     weights = np.hstack([topics.coef_.T, risks.coef_.T]).astype(np.float32)
-    out = out or MODELS / f"{lang}.npz"
+    out = MODELS / f"{lang}.npz"
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         out, weights=weights, bias=np.concatenate([topics.intercept_, risks.intercept_]).astype(np.float32),

@@ -53,7 +53,7 @@ MAX_CHARS = 20_000  # longer messages are read as their first 16,000 and last 4,
 
 LEXICONS = Path(__file__).with_name("lexicons")
 GAPS = {"..": 3, "...": 8}
-APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
+APOSTROPHES = learned.APOSTROPHES
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 # Words: letters, digits and the combining marks that Arabic, Indic and Tamil words are made of.
 TOKEN = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]+")

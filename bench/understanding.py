@@ -178,7 +178,7 @@ def main() -> None:
     rng = random.Random(4)
     typos = [{**i, "text": with_typo(i["text"], rng)} for i in scored["validation"]]
     typo_results = {label: evaluate(typos, fuzzy, model) for label, fuzzy, model in ablations}
-    final = {s: evaluate(scored[s]) for s in ("training", "validation", "heldout")}
+    final = {"training": evaluate(scored["training"]), **results["lexicon + fuzzy + model"]}  # the same reading
 
     print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
           f"(validation.yaml, validation_b.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml); other languages {len(unscored)}")

@@ -7,8 +7,8 @@ Three sets of English messages, never mixed:
   safety/learned.py, is trained on them), so its figures are only a sanity check;
 - validation: tests/data/validation.yaml and validation_b.yaml, written blind and never trained
   on; the model's thresholds were chosen on them, so their figures are slightly optimistic;
-- held-out: tests/data/heldout_final.yaml, written blind, never trained or tuned on; only its
-  aggregate figures are ever printed, never its messages (n/a without the file).
+- held-out: tests/data/heldout_final.yaml and heldout_fresh.yaml, written blind, never trained or
+  tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
 
 Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
 returns nothing) against the label; "offered" also counts a label that is among the clarifying
@@ -43,7 +43,7 @@ from safety import learned  # noqa: E402
 from safety import understand as U  # noqa: E402
 
 VALIDATION = (ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_b.yaml")
-FINAL = ROOT / "tests" / "data" / "heldout_final.yaml"
+HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
 
 
@@ -62,7 +62,7 @@ def load() -> dict[str, list[dict]]:
     """Return the training, validation and held-out items (held-out empty without its file)."""
     training = [i for path in sorted(learned.TRAINING.glob("*.yaml")) for i in _items(path)]
     return {"training": training, "validation": [i for path in VALIDATION for i in _items(path)],
-            "heldout": _items(FINAL) if FINAL.exists() else []}
+            "heldout": [{**i, "file": path.name} for path in HELD_OUT if path.exists() for i in _items(path)]}
 
 
 def has_lexicon(lang: str) -> bool:
@@ -181,7 +181,7 @@ def main() -> None:
     final = {"training": evaluate(scored["training"]), **results["lexicon + fuzzy + model"]}  # the same reading
 
     print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
-          f"(validation.yaml, validation_b.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml); other languages {len(unscored)}")
+          f"(validation.yaml, validation_b.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml, heldout_fresh.yaml); other languages {len(unscored)}")
     print(f"first call (reads the lexicon, trains the model, builds the language detector) {load_ms:.0f} ms")
     print()
     print(f"validation {'topic':26} {'right':>5} / {'of':<3} accuracy")
@@ -204,6 +204,11 @@ def main() -> None:
         print(f"{name:10} topic_acc={r['topic_accuracy']:.3f} offered={r['offered']:.3f} "
               f"risk_recall={r['risk_recall']:.3f} ({r['risky']} risk messages) "
               f"false_interrupt={r['false_interrupt']:.3f} ({r['safe']} without risk)")
+    for path in HELD_OUT:
+        r = evaluate([i for i in scored["heldout"] if i["file"] == path.name])
+        if r["n"]:
+            print(f"  {path.name:20} n={r['n']} topic_acc={r['topic_accuracy']:.3f} "
+                  f"risk_recall={r['risk_recall']:.3f} false_interrupt={r['false_interrupt']:.3f}")
     if unscored:
         other = evaluate(unscored)
         langs = ", ".join(sorted({i["lang"] for i in unscored}))

@@ -210,6 +210,15 @@ def _detector():
     )
 
 
+def warm(languages) -> None:
+    """Read what the first messages would otherwise wait for: lexicons, models, everyday words, the detector."""
+    for lang in languages:
+        _bundle(lang)
+        learned.model(lang)
+    _everyday_latin()
+    _detector()
+
+
 def reload() -> None:
     """Forget every lexicon read so far, so the next call reads the files again."""
     for cached in (_load, _bundle, _everyday_latin):

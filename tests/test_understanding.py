@@ -11,7 +11,7 @@ import yaml
 
 from safety import understand as U
 from safety.understand import (
-    CONFIDENT, MARGIN, PLAUSIBLE, RISKS, TOPICS, Understanding, decide, detect_language, understand,
+    CONFIDENT, MARGIN, PLAUSIBLE, RISKS, TOPICS, Understanding, analyse, decide, detect_language, understand,
 )
 
 DATA = yaml.safe_load((Path(__file__).parents[1] / "safety" / "training" / "utterances.yaml").read_text(encoding="utf-8"))
@@ -145,8 +145,8 @@ def test_an_audience_beats_the_kind_of_abuse():
 
 
 def test_ambiguous_message_offers_choices():
-    u = understand("hes tracking me and turning up where i am")
-    assert set(decide(u)) == {"stalking", "tech_safety"}
+    u = understand("i think my mum is in an abusive relationship")
+    assert set(decide(u)) == {"domestic_abuse", "someone_else"}
 
 
 @pytest.mark.parametrize("text", ["hi", "thanks", "ok", "?", "", "   "])
@@ -262,17 +262,20 @@ def lexicons(tmp_path, monkeypatch):
 
 
 def test_a_co_occurrence_rule_matches_in_any_order_within_its_window(lexicons):
+    def lexicon(text, lang):  # the rule alone: the English model would read these English words too
+        return analyse(text, lang, use_model=False)
+
     (lexicons / "zz.yaml").write_text(
         "version: 1\nwords:\n  blade: [razor]\n"
         "risks:\n  self_harm:\n    guarded:\n      - maybe: [[3, '@blade', 'tonight']]\n"
         "        unless: ['years ago']\n        urgent: ['again']\n",
         encoding="utf-8",
     )
-    assert "self_harm" in understand("tonight the razor", "zz").risks
-    assert "self_harm" in understand("the razor tonight", "zz").risks
-    assert "self_harm" not in understand("razor a b c d e f tonight", "zz").risks
-    assert "self_harm" not in understand("the razor tonight years ago", "zz").risks
-    assert "self_harm" in understand("the razor tonight years ago again", "zz").risks
+    assert "self_harm" in lexicon("tonight the razor", "zz").risks
+    assert "self_harm" in lexicon("the razor tonight", "zz").risks
+    assert "self_harm" not in lexicon("razor a b c d e f tonight", "zz").risks
+    assert "self_harm" not in lexicon("the razor tonight years ago", "zz").risks
+    assert "self_harm" in lexicon("the razor tonight years ago again", "zz").risks
 
 
 def test_a_new_language_is_just_a_file(lexicons):

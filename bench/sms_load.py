@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import shlex
 import socket
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-twilio-auth-token"
 # What a person might send, in order, again and again: menus, words, a command, nonsense, and a fresh start.
 SCRIPT = ["hello", "1", "1", "2", "menu", "3", "back", "not sure", "menu", "2", "1", "talk", "menu", "exit"]
+SIDS = itertools.count(1)  # one run never repeats a MessageSid: a repeat is a retry, answered from the kept reply
 FIXED = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hello.</Message></Response>'
 
 
@@ -96,18 +98,16 @@ async def drive(base: str, seconds: float, connections: int, conversations: int)
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    counter = 0
 
     async def worker(n: int, session: aiohttp.ClientSession) -> None:
-        nonlocal errors, counter
+        nonlocal errors
         mine = [f"+4477009{n:02d}{c:03d}" for c in range(n, conversations, connections)]
         step = 0
         while time.perf_counter() < deadline:
             sender = mine[step % len(mine)]
             body = SCRIPT[(step // len(mine)) % len(SCRIPT)]
             step += 1
-            counter += 1
-            params = {"MessageSid": f"SM{counter:032x}", "AccountSid": "AC" + "0" * 32, "From": sender,
+            params = {"MessageSid": f"SM{next(SIDS):032x}", "AccountSid": "AC" + "0" * 32, "From": sender,
                       "To": "+447700900000", "Body": body, "NumMedia": "0"}
             headers = {"X-Twilio-Signature": validator.compute_signature(url, params)}
             t0 = time.perf_counter()

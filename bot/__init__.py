@@ -70,7 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     Waymark(runtime, store, app.config["SECRET_KEY"]).init_app(app)
     if not app.testing:
         store.sweep_every(60)  # idle conversations and expired rows go even when nobody writes
-        threading.Thread(target=runtime.warm, name="waymark-warm", daemon=True).start()
+        runtime.warm()  # before the first request, so no one waits for it (and it never competes with one)
 
     from . import views
 

@@ -22,9 +22,11 @@ class Runtime:
     renderer: Renderer
 
     def warm(self) -> None:
-        """Read every language's lexicon now (about half a second each), so no person's first message waits."""
-        for lang in self.catalogs.languages:
-            self.engine.understand("hello", lang)
+        """Read every language's lexicon and model and build the language detector now (about two seconds),
+        so no person's first message waits for them."""
+        from safety.understand import warm
+
+        warm(self.catalogs.languages)
 
 
 def understand_with_safety(text: str, lang: str) -> Understanding:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
+from flows.catalog import placeholders
 from safety import learned
 from safety.understand import RISKS, TOPICS, decide, understand
 
@@ -80,6 +81,32 @@ def test_validation_risk_messages_get_the_emergency_line_in_a_new_persons_first_
         reply = " ".join(sms.send(item["text"], from_=f"+4477009{n:05d}"))
         got += "999" in reply
     assert got / len(risky) >= 0.95, f"{got} of {len(risky)}"
+
+
+def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(app, sms):
+    """Blind messages without risk, through the real webhook as first texts: nearly all land in their
+    topic's state (or get a clarifying question that offers it), and each that lands gets every number
+    the state always names in that first reply."""
+    w = app.extensions["waymark"]
+    library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
+    states = library.topics
+    items = [m for name in ("validation.yaml", "validation_b.yaml")
+             for m in yaml.safe_load((ROOT / "tests" / "data" / name).read_text(encoding="utf-8"))["messages"]
+             if m["risk"] == "none" and m["topic"] in states]
+    right = 0
+    for n, item in enumerate(items):
+        number = f"+4477008{n:05d}"
+        reply = " ".join(sms.send(item["text"], from_=number))
+        conv = w.store.load(w.key("sms", number))
+        right += conv.state == states[item["topic"]] or item["topic"] in conv.pending
+        if conv.state != states[item["topic"]]:
+            continue
+        shown = [say.msg for say in library.states[states[item["topic"]]].say if not (say.if_ or say.unless)]
+        for field in {f for msg in shown for f in placeholders(catalogs.text(msg, "en")) if f.endswith(".phone")}:
+            service = services[field.split(".")[0]]
+            if service.available:
+                assert service.phone in reply, (item["text"], service.id)
+    assert right / len(items) >= 0.9, f"{right} of {len(items)}"  # 0.95 on 2026-11-27
 
 
 def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):

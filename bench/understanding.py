@@ -5,8 +5,8 @@ Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss
 Three sets of English messages, never mixed:
 - training: every file in safety/training/ (the lexicon was tuned on them; the learned model,
   safety/learned.py, is trained on them), so its figures are only a sanity check;
-- validation: tests/data/validation.yaml and validation_b.yaml, written blind and never trained
-  on; the model's thresholds were chosen on them, so their figures are slightly optimistic;
+- validation: tests/data/validation.yaml, validation_b.yaml and validation_c.yaml, written blind
+  and never trained on; the model's thresholds were chosen on them, so their figures are slightly optimistic;
 - held-out: tests/data/heldout_final.yaml and heldout_fresh.yaml, written blind, never trained or
   tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
 
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from safety import learned  # noqa: E402
 from safety import understand as U  # noqa: E402
 
-VALIDATION = (ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_b.yaml")
+VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c"))
 HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
 
@@ -181,7 +181,7 @@ def main() -> None:
     final = {"training": evaluate(scored["training"]), **results["lexicon + fuzzy + model"]}  # the same reading
 
     print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
-          f"(validation.yaml, validation_b.yaml), held-out {len(splits['heldout'])} (heldout_final.yaml, heldout_fresh.yaml); other languages {len(unscored)}")
+          f"(validation.yaml, _b, _c), held-out {len(splits['heldout'])} (heldout_final.yaml, heldout_fresh.yaml); other languages {len(unscored)}")
     print(f"first call (reads the lexicon, trains the model, builds the language detector) {load_ms:.0f} ms")
     print()
     print(f"validation {'topic':26} {'right':>5} / {'of':<3} accuracy")

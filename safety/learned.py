@@ -30,9 +30,9 @@ MIN_EXAMPLES = 500  # a language with fewer labelled messages than this gets no 
 MIN_WORDS = 4  # shorter messages (answers such as "no they cant", "text only please") are read by the lexicon alone
 KNOWN = 0.5  # a message fewer of whose words than this the model has seen (markup, gibberish) is not its to read
 VETO_WORDS = 40  # in longer messages the lexicon's risks always stand: a story's last line can be the danger
-RISK_ALONE = -0.5   # a risk's decision value at least this flags it by itself (below 0: errs towards safety)
-RISK_GAP = -0.1     # ... provided it is no more than this below the value for "no risk"
-RISK_CONFIRM = -0.6  # a risk the lexicon flags stands when the model gives it at least this
+RISK_ALONE = -0.6   # a risk's decision value at least this flags it by itself (below 0: errs towards safety)
+RISK_GAP = -0.2     # ... provided it is no more than this below the value for "no risk"
+RISK_CONFIRM = -0.4  # a risk the lexicon flags stands when the model gives it at least this
 TOPIC_MIN = -0.7  # below this best topic value the model has no topic to offer and the lexicon's are used
 CLARIFY = 0.2  # topics within this of the best one's value are offered as a clarifying question
 CHARS, WORDS = (2, 5), (1, 2)  # n-gram lengths: letters inside words, and words
@@ -168,7 +168,7 @@ def fit(messages: list[dict]):
                         token_pattern=WORD.pattern))
     x = vectoriser.fit_transform([prepare(m["text"]) for m in messages])
     topics = LinearSVC(C=0.5).fit(x, [m["topic"] for m in messages])
-    risks = LinearSVC(C=1.0, class_weight="balanced").fit(x, [m["risk"] for m in messages])
+    risks = LinearSVC(C=2.0, class_weight="balanced").fit(x, [m["risk"] for m in messages])
     return vectoriser, topics, risks
 
 

@@ -48,14 +48,8 @@ LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind 
 
 
 def _items(path: Path) -> list[dict]:
-    """Return the labelled messages of one file, whichever key holds them."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict):
-        keys = [k for k in ("messages", "tuning", "heldout") if isinstance(data.get(k), list)]
-        items = [i for k in keys for i in data[k]]
-    else:
-        items = data or []
-    return [{**i, "lang": i.get("lang", "en")} for i in items]
+    """Return the labelled messages of one file, each with its language (English unless it says)."""
+    return [{**i, "lang": i.get("lang", "en")} for i in learned.read(path)]
 
 
 def load() -> dict[str, list[dict]]:

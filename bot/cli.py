@@ -151,16 +151,17 @@ def model():
 
 
 @model.command("train")
-@click.option("--lang", default="en", show_default=True, help="Language to train.")
-def model_train(lang: str):
+@click.option("--lang", default=None, help="One language to train (default: every language with enough messages).")
+def model_train(lang: str | None):
     """Train on safety/training/ and save safety/model/<lang>.npz (needs scikit-learn: the test extra)."""
     from safety import learned
 
-    try:
-        path = learned.train(lang)
-    except (ValueError, ImportError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {path} ({len(learned.examples(lang))} labelled messages, digest {learned.digest(lang)})")
+    for code in [lang] if lang else learned.languages():
+        try:
+            path = learned.train(code)
+        except (ValueError, ImportError) as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"wrote {path} ({len(learned.examples(code))} labelled messages, digest {learned.digest(code)})")
 
 
 @cli.group()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +44,26 @@ _lock = threading.Lock()
 _models: dict = {}
 
 
+def read(path: Path) -> list[dict]:
+    """Return the labelled messages of one file, whichever key holds them (`messages`, `tuning`, `heldout`)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return [m for key in ("messages", "tuning", "heldout") for m in data.get(key) or []]
+
+
+def labelled() -> list[dict]:
+    """Return every labelled training message in safety/training/."""
+    return [m for path in sorted(TRAINING.glob("*.yaml")) for m in read(path)]
+
+
 def examples(lang: str = "en") -> list[dict]:
-    """Return every labelled training message in `lang`, from every file in safety/training/."""
-    out = []
-    for path in sorted(TRAINING.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for key in ("messages", "tuning", "heldout"):
-            out += [m for m in data.get(key) or [] if m.get("lang", "en") == lang]
-    return out
+    """Return every labelled training message in `lang`."""
+    return [m for m in labelled() if m.get("lang", "en") == lang]
+
+
+def languages() -> list[str]:
+    """Return the languages with enough labelled messages for a model of their own."""
+    counts = Counter(m.get("lang", "en") for m in labelled())
+    return sorted(lang for lang, n in counts.items() if n >= MIN_EXAMPLES)
 
 
 def digest(lang: str = "en") -> str:

@@ -23,14 +23,18 @@ def model():
     return learned.model("en")
 
 
-def test_the_saved_model_was_trained_on_the_training_files_as_they_are(model):
-    assert model is not None, "safety/model/en.npz is missing: run `make model`"
-    assert model.digest == learned.digest("en"), "safety/training/ changed since the model was trained: run `make model`"
+@pytest.mark.parametrize("lang", learned.languages())
+def test_each_saved_model_was_trained_on_the_training_files_as_they_are(lang):
+    model = learned.model(lang)
+    assert model is not None, f"safety/model/{lang}.npz is missing: run `make model`"
+    assert model.digest == learned.digest(lang), "safety/training/ changed since the model was trained: run `make model`"
 
 
-def test_our_features_and_weights_give_what_scikit_learn_gives(model):
-    vectoriser, topics, risks = learned.fit(learned.examples("en"))  # the same data and settings as the saved model
-    texts = [m["text"] for m in learned.examples("en")[::7]] + ODD
+@pytest.mark.parametrize("lang", learned.languages())
+def test_our_features_and_weights_give_what_scikit_learn_gives(lang):
+    model = learned.model(lang)
+    vectoriser, topics, risks = learned.fit(learned.examples(lang))  # the same data and settings as the saved model
+    texts = [m["text"] for m in learned.examples(lang)[::7]] + ODD
     x = vectoriser.transform([learned.prepare(t) for t in texts])
     expected = np.hstack([topics.decision_function(x), risks.decision_function(x)])
     assert np.allclose([model.values(t) for t in texts], expected, atol=1e-3)

@@ -6,7 +6,7 @@ Three sets of English messages, never mixed:
 - training: every file in safety/training/ (the lexicon was tuned on them; the learned model,
   safety/learned.py, is trained on them), so its figures are only a sanity check;
 - validation: tests/data/validation.yaml, validation_b.yaml and validation_c.yaml, written blind
-  and never trained on; the model's thresholds were chosen on them, so their figures are slightly optimistic;
+  and never trained on; the model's thresholds were chosen on them, so their figures flatter a little;
 - held-out: tests/data/heldout_final.yaml and heldout_fresh.yaml, written blind, never trained or
   tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
 

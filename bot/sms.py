@@ -75,14 +75,19 @@ class Once:
             return None
         return Reply(**{k: _tuples(v) for k, v in json.loads(row[0]).items()})
 
-    def keep(self, store: Store, reply: Reply, conv: Conversation | None = None) -> None:
-        """Record the reply (call inside the turn's transaction) and drop expired ones."""
-        now = store.clock()
+    def keep(self, store: Store, reply: Reply) -> None:
+        """Record the reply (call inside the turn's transaction); expired ones go in the store's purge."""
         if reply.ended:  # the conversation is gone: keep nothing of it
-            store.db.execute("DELETE FROM sms_replies WHERE key = ?", [self.key])
+            drop_replies(store, self.key)
             return
         store.db.execute("INSERT OR REPLACE INTO sms_replies (id, key, reply, created_at) VALUES (?, ?, ?, ?)",
-                         [self.id, self.key, json.dumps({f.name: getattr(reply, f.name) for f in fields(reply)}), now])
+                         [self.id, self.key, json.dumps({f.name: getattr(reply, f.name) for f in fields(reply)}),
+                          store.clock()])
+
+
+def drop_replies(store: Store, key: str) -> None:
+    """Delete every reply kept for a conversation (call inside a transaction)."""
+    store.db.execute("DELETE FROM sms_replies WHERE key = ?", [key])
 
 
 def _tuples(value):
@@ -216,7 +221,7 @@ def _forget(w: Waymark, key: str) -> None:
     """Delete the conversation (the one quick-exit path) and every reply kept for it."""
     w.forget(key)
     with w.store.transaction():
-        w.store.db.execute("DELETE FROM sms_replies WHERE key = ?", [key])
+        drop_replies(w.store, key)
 
 
 def _lang(w: Waymark, key: str) -> str:
@@ -239,7 +244,7 @@ def _toggle_discreet(w: Waymark, key: str, channel: str, once: Once | None) -> R
         w.store.save(conv)
         reply = _line(w, "sms.discreet_on" if conv.discreet else "sms.discreet_off", conv.lang)
         if once:
-            once.keep(w.store, reply, conv)
+            once.keep(w.store, reply)
     return reply
 
 

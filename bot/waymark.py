@@ -62,7 +62,7 @@ class Waymark:
                     self.store.save(turn.conversation)
                 reply = self.runtime.renderer.turn(turn)
                 if once:
-                    once.keep(self.store, reply, turn.conversation)
+                    once.keep(self.store, reply)
             return reply
         except Exception:
             log.exception("a turn failed on channel %s; sent the safe reply", channel)

@@ -40,6 +40,7 @@ RISK_CONFIRM = -0.4  # a risk the lexicon flags stands when the model gives it a
 TOPIC_MIN = -0.7  # below this best topic value the model has no topic to offer and the lexicon's are used
 CLARIFY = 0.2  # topics within this of the best one's value are offered as a clarifying question
 CHARS, WORDS = (2, 5), (1, 2)  # n-gram lengths: letters inside words, and words
+TOPIC_C, RISK_C = 0.5, 2.0  # the classifiers' regularisation (larger: fit the training messages more closely)
 APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
 SPACES = re.compile(r"\s\s+")
 WORD = re.compile(r"(?u)\b\w+\b")
@@ -71,8 +72,12 @@ def languages() -> list[str]:
 
 def digest(lang: str = "en") -> str:
     """Return a hash of the training messages and settings, so a model can tell it is out of date."""
-    parts = [(m["text"], m["topic"], m["risk"]) for m in examples(lang)]
-    return hashlib.sha256(repr((parts, CHARS, WORDS)).encode()).hexdigest()[:16]
+    return _digest(examples(lang))
+
+
+def _digest(messages: list[dict]) -> str:
+    parts = [(m["text"], m["topic"], m["risk"]) for m in messages]
+    return hashlib.sha256(repr((parts, CHARS, WORDS, TOPIC_C, RISK_C)).encode()).hexdigest()[:16]
 
 
 def prepare(text: str) -> str:
@@ -183,8 +188,8 @@ def fit(messages: list[dict]):
         TfidfVectorizer(analyzer="word", ngram_range=WORDS, sublinear_tf=True, min_df=2, lowercase=False,
                         token_pattern=WORD.pattern))
     x = vectoriser.fit_transform([prepare(m["text"]) for m in messages])
-    topics = LinearSVC(C=0.5).fit(x, [m["topic"] for m in messages])
-    risks = LinearSVC(C=2.0, class_weight="balanced").fit(x, [m["risk"] for m in messages])
+    topics = LinearSVC(C=TOPIC_C).fit(x, [m["topic"] for m in messages])
+    risks = LinearSVC(C=RISK_C, class_weight="balanced").fit(x, [m["risk"] for m in messages])
     return vectoriser, topics, risks
 
 
@@ -202,6 +207,6 @@ def train(lang: str = "en") -> Path:
         out, weights=weights, bias=np.concatenate([topics.intercept_, risks.intercept_]).astype(np.float32),
         vocab_chars=chars.get_feature_names_out().astype(str), vocab_words=words.get_feature_names_out().astype(str),
         idf_chars=chars.idf_.astype(np.float32), idf_words=words.idf_.astype(np.float32),
-        topic_classes=topics.classes_.astype(str), risk_classes=risks.classes_.astype(str), digest=np.array(digest(lang)))
+        topic_classes=topics.classes_.astype(str), risk_classes=risks.classes_.astype(str), digest=np.array(_digest(messages)))
     reload()
     return out

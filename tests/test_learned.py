@@ -33,8 +33,9 @@ def test_each_saved_model_was_trained_on_the_training_files_as_they_are(lang):
 @pytest.mark.parametrize("lang", learned.languages())
 def test_our_features_and_weights_give_what_scikit_learn_gives(lang):
     model = learned.model(lang)
-    vectoriser, topics, risks = learned.fit(learned.examples(lang))  # the same data and settings as the saved model
-    texts = [m["text"] for m in learned.examples(lang)[::7]] + ODD
+    messages = learned.examples(lang)
+    vectoriser, topics, risks = learned.fit(messages)  # the same data and settings as the saved model
+    texts = [m["text"] for m in messages[::7]] + ODD
     x = vectoriser.transform([learned.prepare(t) for t in texts])
     expected = np.hstack([topics.decision_function(x), risks.decision_function(x)])
     assert np.allclose([model.values(t) for t in texts], expected, atol=1e-3)

@@ -327,3 +327,40 @@ def test_after_a_clock_set_back_every_table_expires_on_time_through_the_app(tmp_
                                        [time.time() + 60]).fetchone()[0] == 0, table
     assert wm.store.load(wm.key("sms", SENDER)).state == "danger.start"  # still where they were
     wm.store.close()
+
+
+def test_web_chats_long_polling_never_hold_up_the_sms_webhook(tmp_path):
+    """Forty web chats wait for a worker's reply at once; texts are still answered while all forty wait."""
+    server = Server(tmp_path)
+    server.env.update({"WAYMARK_HANDOFF_HOURS": "Mon-Sun 00:00-24:00", "WAYMARK_BANK_HOLIDAYS": "",
+                       "WAYMARK_SERVICES__KINGSTON_VAWG_SERVICE__NAME": "Kingston Domestic Abuse & VAWG Service",
+                       "WAYMARK_SERVICES__KINGSTON_VAWG_SERVICE__PHONE": "020 3000 0000"})
+    server.start()
+    try:
+        status, started = server.call("POST", "/api/v1/conversations", {})
+        cid, token = started["id"], started["token"]
+        for words in ("talk", "1", "1", "skip"):  # talk to a worker now, topics shown, no note: in the queue
+            status, reply = server.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": words}, token)
+            assert status == 200, reply
+        assert reply["live"] is True
+
+        polls: list[tuple[int, float]] = []
+
+        def poll() -> None:
+            polls.append((*server.call("GET", f"/api/v1/conversations/{cid}/updates?wait=8", token=token)[:1],
+                          time.monotonic()))
+
+        waiting = [threading.Thread(target=poll) for _ in range(40)]
+        for thread in waiting:
+            thread.start()
+        time.sleep(0.5)
+        answers = [server.text("hello" if n == 0 else "1", f"SMp{n:031x}", sender=f"+4477009006{n:02d}")
+                   for n in range(10)]
+        answered = time.monotonic()
+        assert polls == []  # every chat was still waiting when the last text was answered
+        for thread in waiting:
+            thread.join(timeout=20)
+    finally:
+        server.stop()
+    assert all("999" in texts[0] for texts in answers)
+    assert len(polls) == 40 and all(status == 200 and at > answered for status, at in polls)

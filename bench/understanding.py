@@ -45,6 +45,8 @@ from safety import understand as U  # noqa: E402
 VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c"))
 HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
+# Validation in the seven other languages (100 messages each, written blind): their models' settings are chosen on it.
+VALIDATION_LANGUAGES = tuple(ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc")
 
 
 def _items(path: Path) -> list[dict]:
@@ -212,6 +214,16 @@ def main() -> None:
     print(f"language: {acc:.3f} of {nf} non-English messages detected right; "
           f"{wrong:.3f} of {ne} English messages given another language")
 
+    languages = [i for path in VALIDATION_LANGUAGES for i in _items(path)]
+    print("validation in the other languages (validation_lang_a, _b, _c):")
+    for lang in sorted({i["lang"] for i in languages}):
+        r = evaluate([i for i in languages if i["lang"] == lang])
+        print(f"  {lang} n={r['n']} topic_acc={r['topic_accuracy']:.2f} risk_recall={r['risk_recall']:.3f} "
+              f"false_interrupt={r['false_interrupt']:.3f}")
+    r = evaluate(languages)
+    print(f"  all n={r['n']} topic_acc={r['topic_accuracy']:.3f} risk_recall={r['risk_recall']:.3f} "
+          f"false_interrupt={r['false_interrupt']:.3f}")
+
     if LANGUAGES.exists():
         print("first messages in the other languages (heldout_languages.yaml; never tuned on, but some "
               "translators saw it: see the README):")
@@ -225,7 +237,7 @@ def main() -> None:
               f"risk_recall={totals['recalled'] / totals['risky']:.3f} "
               f"false_interrupt={totals['interrupts'] / totals['safe']:.3f}")
 
-    every = [i for items in splits.values() for i in items] + (_items(LANGUAGES) if LANGUAGES.exists() else [])
+    every = [i for items in splits.values() for i in items] + languages + (_items(LANGUAGES) if LANGUAGES.exists() else [])
     times = latency(every)
     p95 = times[int(0.95 * (len(times) - 1))]
     story = " ".join(i["text"] for i in every[:60])

@@ -55,8 +55,7 @@ LEXICONS = Path(__file__).with_name("lexicons")
 GAPS = {"..": 3, "...": 8}
 APOSTROPHES = learned.APOSTROPHES
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
-# Words: letters, digits and the combining marks that Arabic, Indic and Tamil words are made of.
-TOKEN = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]+")
+TOKEN = learned.WORD  # words, with the combining marks that Arabic, Indic and Tamil words are made of
 DIGITS_LETTERS = re.compile(r"^(\d+)([a-z]+)$")
 LANG_CODE = re.compile(r"[a-z]{2,3}")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it: 15 times faster
@@ -104,7 +103,8 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
         )
     )
     language = detect_language(text)
-    model = learned.model(language or lang) if use_model else None
+    # The model of the language it is written in, else of the conversation's (Tanglish reads as Dutch to the detector)
+    model = (language and learned.model(language) or learned.model(lang)) if use_model else None
     if model is not None:
         risks, scores = model.read(text, risks)
     if model is None or scores is None:
@@ -161,8 +161,9 @@ def detect_language(text: str) -> str | None:
 
 def _by_everyday_words(words: list[str]) -> str | None:
     """Name the language whose everyday words (its lexicon's `common_words` and `normalise` keys in
-    Latin letters) make up most of a message, when one clearly leads. This places Roman Urdu (Urdu
-    in Latin letters), which the detector takes for Polish or Indonesian."""
+    Latin letters, and the Latin-letter words its learned model knows that English does not) make up
+    most of a message, when one clearly leads. This places Roman Urdu, Tanglish and Arabizi, which the
+    detector takes for Polish, Dutch or Somali."""
     shares = sorted(((sum(w in everyday for w in words) / len(words), code)
                      for code, everyday in _everyday_latin().items()), reverse=True)
     if shares and shares[0][0] >= EVERYDAY_SHARE and (len(shares) == 1 or shares[0][0] - shares[1][0] >= LANGUAGE_MARGIN):
@@ -179,7 +180,12 @@ def _everyday_latin() -> dict[str, frozenset[str]]:
         lex = _load(path.stem)
         common = lex.get("common_words") or ""
         words = (common.split() if isinstance(common, str) else list(map(str, common))) + list(map(str, lex.get("normalise") or {}))
-        out[path.stem] = frozenset(w for w in map(_fold, words) if w.isascii() and w.isalpha())
+        everyday = {w for w in map(_fold, words) if w.isascii() and w.isalpha()}
+        model, english = learned.model(path.stem), learned.model("en")
+        if model is not None:  # the Latin-letter words its model learned that English does not use
+            everyday |= {w for w in map(_fold, model.index[1]) if w.isascii() and w.isalpha() and len(w) > 1
+                         and not (english and w in english.index[1]) and not _english(w)}
+        out[path.stem] = frozenset(everyday)
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,10 @@ import pytest
 import yaml
 
 from flows.catalog import placeholders
+from flows.engine import Message
 from safety import learned
-from safety.understand import RISKS, TOPICS, decide, understand
+from safety import understand as understand_module
+from safety.understand import RISKS, TOPICS, analyse, decide, understand
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,15 +80,44 @@ def test_without_a_model_file_the_lexicon_reads_alone(monkeypatch, tmp_path):
         learned.reload()
 
 
-def test_validation_risk_messages_get_the_emergency_line_in_a_new_persons_first_sms(sms):
-    """Blind messages the model never trained on, through the real webhook: the first reply carries 999."""
-    data = yaml.safe_load((ROOT / "tests" / "data" / "validation.yaml").read_text(encoding="utf-8"))
-    risky = [m for m in data["messages"] if m["risk"] != "none"]
+INTERRUPT = {"danger_now": "common.risk_danger_now", "self_harm": "common.risk_self_harm",
+             "child_at_risk": "common.risk_child", "recent_sexual_assault": "common.risk_recent_sexual_assault"}
+PHONE = re.compile(r"\d[\d ]*\d")  # 999, 116 123, 0808 802 9999: the splitter never cuts one
+VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc"]
+
+
+def risky(*paths: Path) -> list[dict]:
+    return [m for path in paths for m in learned.read(path) if m["risk"] != "none"]
+
+
+def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
+    """Send each message as a new person's first text; count those whose conversation is flagged with the
+    message's risk and whose reply carries every number of that risk's interrupt (999 and its own services)."""
+    w = app.extensions["waymark"]
     got = 0
-    for n, item in enumerate(risky):
-        reply = " ".join(sms.send(item["text"], from_=f"+4477009{n:05d}"))
-        got += "999" in reply
-    assert got / len(risky) >= 0.95, f"{got} of {len(risky)}"
+    for n, item in enumerate(items):
+        number = f"{prefix}{n:05d}"
+        reply = " ".join(sms.send(item["text"], from_=number))
+        conv = w.store.load(w.key("sms", number))
+        if conv is None or item["risk"] not in conv.risk:
+            continue
+        numbers = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[item["risk"]]), conv.lang))
+        got += "999" in numbers and all(phone in reply for phone in numbers)
+    return got
+
+
+def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
+    """Blind messages the model never trained on, through the real webhook: the first text is the interrupt."""
+    items = risky(ROOT / "tests" / "data" / "validation.yaml")
+    got = interrupted_by_first_sms(app, sms, items, "+4477009")
+    assert got / len(items) >= 0.95, f"{got} of {len(items)}"
+
+
+def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
+    """The seven other languages' validation risk messages (written blind, never trained on) as first texts."""
+    items = risky(*VALIDATION_LANGUAGES)
+    got = interrupted_by_first_sms(app, sms, items, "+4477007")
+    assert got / len(items) >= 0.9, f"{got} of {len(items)}"
 
 
 def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(app, sms):
@@ -114,15 +146,14 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
     assert right / len(items) >= 0.9, f"{right} of {len(items)}"  # 0.95 on 2026-11-27
 
 
-def test_validation_risk_messages_get_the_emergency_line_in_a_new_web_chats_first_reply(client, web):
+def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_reply(client, web):
     """The other validation set's risk messages, each as the first words of a new web chat."""
-    data = yaml.safe_load((ROOT / "tests" / "data" / "validation_b.yaml").read_text(encoding="utf-8"))
-    risky = [m for m in data["messages"] if m["risk"] != "none"]
+    items = risky(ROOT / "tests" / "data" / "validation_b.yaml")
     got = 0
-    for item in risky:
+    for item in items:
         reply = type(web)(client).say(item["text"])
-        got += any("999" in m["text"] for m in reply["messages"])
-    assert got / len(risky) >= 0.95, f"{got} of {len(risky)}"
+        got += reply["messages"][0]["id"] == INTERRUPT[item["risk"]] and "999" in reply["messages"][0]["text"]
+    assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 
 def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):
@@ -130,3 +161,25 @@ def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):
     reply = web.say("he is home early and angry, the kids are upstairs")
     text = " ".join(m["text"] for m in reply["messages"])
     assert "999" in text and reply["messages"][0]["id"].startswith("common.risk_danger")
+
+
+def test_words_in_scripts_with_vowel_signs_stay_whole():
+    assert learned.WORD.findall("அவன் என்னை அடிக்கிறான்") == ["அவன்", "என்னை", "அடிக்கிறான்"]  # \w alone: 8 pieces
+    assert learned.WORD.findall("he's at the door, 2nite") == ["he", "s", "at", "the", "door", "2nite"]
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("enakku romba bayama irukku avan ennai adikkiran", "ta"),  # Tanglish: the detector alone says Dutch
+    ("mujhe bohat dar lag raha hai wo mujhe maar raha hai", "ur"),  # Roman Urdu
+])
+def test_romanised_text_is_placed_by_the_words_its_model_learned_and_read_by_that_model(text, lang):
+    u = analyse(text, "en")
+    assert u.language == lang and "danger_now" in u.risks
+    assert not analyse(text, "en", use_model=False).risks
+
+
+def test_text_in_a_language_without_a_model_is_read_with_the_conversations(monkeypatch):
+    monkeypatch.setattr(understand_module, "detect_language", lambda text: "nl")  # Tanglish, as lingua sees it
+    text = "naan seththu pogalaamnu yosikkiren ippo"
+    assert "self_harm" in analyse(text, "ta").risks
+    assert not analyse(text, "ta", use_model=False).risks

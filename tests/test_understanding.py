@@ -285,10 +285,13 @@ def test_a_new_language_is_just_a_file(lexicons):
         "topics:\n  stalking:\n    strong: ['śledzi']\n",
         encoding="utf-8",
     )
-    assert "danger_now" in understand("on stoi pod drzwiami z nożem", "pl").risks
-    assert "danger_now" in understand("on stoi pod drzwiami z nozem", "pl").risks  # no accents
-    assert decide(understand("mój chłopak mnie śledzi", "pl")) == ("stalking",)
-    assert understand("on stoi pod drzwiami z nożem", "en").risks == frozenset()
+    def read(text, lang):  # the lexicon alone: Polish also has a learned model, which would weigh in
+        return U.analyse(text, lang, use_model=False)
+
+    assert "danger_now" in read("on stoi pod drzwiami z nożem", "pl").risks
+    assert "danger_now" in read("on stoi pod drzwiami z nozem", "pl").risks  # no accents
+    assert decide(read("mój chłopak mnie śledzi", "pl")) == ("stalking",)
+    assert read("on stoi pod drzwiami z nożem", "en").risks == frozenset()
 
 
 @pytest.mark.parametrize("content,message", [

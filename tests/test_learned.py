@@ -107,7 +107,7 @@ def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
 
 
 def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
-    """Blind messages the model never trained on, through the real webhook: the first text is the interrupt."""
+    """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
     items = risky(ROOT / "tests" / "data" / "validation.yaml")
     got = interrupted_by_first_sms(app, sms, items, "+4477009")
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
@@ -152,7 +152,8 @@ def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_r
     got = 0
     for item in items:
         reply = type(web)(client).say(item["text"])
-        got += reply["messages"][0]["id"] == INTERRUPT[item["risk"]] and "999" in reply["messages"][0]["text"]
+        ids = [m["id"] for m in reply["messages"]]
+        got += ids[0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in ids and "999" in reply["messages"][0]["text"]
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 

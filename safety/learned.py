@@ -11,9 +11,8 @@ same way scikit-learn computes them (tests/test_learned.py checks that they agre
 conversation's) for text of four words or more: a risk is flagged when the model is fairly sure
 by itself, or when the lexicon flags it and the model finds it at least plausible (this vetoes
 the lexicon's matches on words used in a safe sense); topics are routed by the model's scores
-when it has a clear one, else by the lexicon's. The thresholds
-are constants here, the same for every language, chosen on tests/data/validation*.yaml;
-bench/understanding.py measures them.
+when it has a clear one, else by the lexicon's. The thresholds are constants here, the same for
+every language, chosen on tests/data/validation*.yaml; bench/understanding.py measures them.
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ TRAINING = Path(__file__).with_name("training")
 MODELS = Path(__file__).with_name("model")
 # A language with fewer labelled messages than this gets no model (its lexicon reads alone). Models trained on
 # about 520 messages each (2026-11-27) caught more risks in the seven other languages but vetoed a danger
-# message in Romanian that the lexicon caught, and cost topic accuracy (0.800 to 0.767); at 1,600 to 2,500
-# they gained on every count.
+# message in Romanian that the lexicon caught, and cost topic accuracy (0.800 to 0.767); at 2,100 to 3,500
+# they gain on every count.
 MIN_EXAMPLES = 1000
 MIN_WORDS = 4  # shorter messages (answers such as "no they cant", "text only please") are read by the lexicon alone
 KNOWN = 0.35  # a message fewer of whose words than this the model has seen (markup, gibberish) is not its to read
@@ -47,7 +46,7 @@ TOPIC_C, RISK_C = 0.5, 2.0  # the classifiers' regularisation (larger: fit the t
 APOSTROPHES = dict.fromkeys(map(ord, "'’‘`´ʼ"), None)
 SPACES = re.compile(r"\s\s+")
 # A word: letters and digits with the combining marks some scripts write vowels with (Tamil, Hindi, Arabic's
-# harakat, Latin accents typed apart). `\w` alone stops at each mark and reads "அடிக்கிறான்" as six pieces.
+# harakat, Latin accents typed apart). `\w` alone stops at each mark and reads "அடிக்கிறான்" as five pieces.
 WORD = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]+")
 _lock = threading.Lock()
 _models: dict = {}

@@ -173,7 +173,7 @@ def _by_everyday_words(words: list[str]) -> str | None:
 
 @lru_cache(maxsize=1)
 def _everyday_latin() -> dict[str, frozenset[str]]:
-    out = {}
+    out, english = {}, learned.model("en")
     for path in sorted(LEXICONS.glob("*.yaml")):
         if path.stem == "en":
             continue
@@ -181,7 +181,7 @@ def _everyday_latin() -> dict[str, frozenset[str]]:
         common = lex.get("common_words") or ""
         words = (common.split() if isinstance(common, str) else list(map(str, common))) + list(map(str, lex.get("normalise") or {}))
         everyday = {w for w in map(_fold, words) if w.isascii() and w.isalpha()}
-        model, english = learned.model(path.stem), learned.model("en")
+        model = learned.model(path.stem)
         if model is not None:  # the Latin-letter words its model learned that English does not use
             everyday |= {w for w in map(_fold, model.index[1]) if w.isascii() and w.isalpha() and len(w) > 1
                          and not (english and w in english.index[1]) and not _english(w)}

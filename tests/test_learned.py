@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from flows.catalog import placeholders
 from flows.engine import Message
@@ -127,8 +126,7 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
     w = app.extensions["waymark"]
     library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
     states = library.topics
-    items = [m for name in ("validation.yaml", "validation_b.yaml")
-             for m in yaml.safe_load((ROOT / "tests" / "data" / name).read_text(encoding="utf-8"))["messages"]
+    items = [m for name in ("validation.yaml", "validation_b.yaml") for m in learned.read(ROOT / "tests" / "data" / name)
              if m["risk"] == "none" and m["topic"] in states]
     right = 0
     for n, item in enumerate(items):

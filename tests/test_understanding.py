@@ -261,10 +261,12 @@ def lexicons(tmp_path, monkeypatch):
     U.reload()
 
 
-def test_a_co_occurrence_rule_matches_in_any_order_within_its_window(lexicons):
-    def lexicon(text, lang):  # the rule alone: the English model would read these English words too
-        return analyse(text, lang, use_model=False)
+def lexicon(text: str, lang: str):
+    """Read with the lexicon alone: these tests are about its rules, which a learned model would weigh in on."""
+    return analyse(text, lang, use_model=False)
 
+
+def test_a_co_occurrence_rule_matches_in_any_order_within_its_window(lexicons):
     (lexicons / "zz.yaml").write_text(
         "version: 1\nwords:\n  blade: [razor]\n"
         "risks:\n  self_harm:\n    guarded:\n      - maybe: [[3, '@blade', 'tonight']]\n"
@@ -285,13 +287,10 @@ def test_a_new_language_is_just_a_file(lexicons):
         "topics:\n  stalking:\n    strong: ['śledzi']\n",
         encoding="utf-8",
     )
-    def read(text, lang):  # the lexicon alone: Polish also has a learned model, which would weigh in
-        return U.analyse(text, lang, use_model=False)
-
-    assert "danger_now" in read("on stoi pod drzwiami z nożem", "pl").risks
-    assert "danger_now" in read("on stoi pod drzwiami z nozem", "pl").risks  # no accents
-    assert decide(read("mój chłopak mnie śledzi", "pl")) == ("stalking",)
-    assert read("on stoi pod drzwiami z nożem", "en").risks == frozenset()
+    assert "danger_now" in lexicon("on stoi pod drzwiami z nożem", "pl").risks
+    assert "danger_now" in lexicon("on stoi pod drzwiami z nozem", "pl").risks  # no accents
+    assert decide(lexicon("mój chłopak mnie śledzi", "pl")) == ("stalking",)
+    assert lexicon("on stoi pod drzwiami z nożem", "en").risks == frozenset()
 
 
 @pytest.mark.parametrize("content,message", [

@@ -115,7 +115,9 @@ class Model:
         self.idf = [arrays["idf_chars"].astype(np.float64), arrays["idf_words"].astype(np.float64)]
         self.topics = [str(c) for c in arrays["topic_classes"]]
         self.risks = [str(c) for c in arrays["risk_classes"]]
-        self.weights = arrays["weights"].astype(np.float64)  # (chars + words) x (topics + risks)
+        # (chars + words) x (topics + risks), kept as saved: float32 is half the memory, and NumPy widens it
+        # exactly to float64 for the product, so the values are the same as with a float64 copy
+        self.weights = arrays["weights"]
         self.bias = arrays["bias"].astype(np.float64)
         self.digest = str(arrays["digest"])
 

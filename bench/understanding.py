@@ -45,6 +45,8 @@ from safety import understand as U  # noqa: E402
 VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c"))
 HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
+# Written later by helpers who saw no other labelled data, 60 first messages a language; scored once, never tuned on.
+FRESH_LANGUAGES = tuple(ROOT / "tests" / "data" / f"heldout_languages_{part}.yaml" for part in "bc")
 # Validation in the seven other languages (100 messages each, written blind): their models' settings are chosen on it.
 VALIDATION_LANGUAGES = tuple(ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc")
 
@@ -148,6 +150,20 @@ def language_figures(items: list[dict]) -> tuple[float, int, float, int]:
             wrong / len(english) if english else 0.0, len(english))
 
 
+def print_first(title: str, items: list[dict]) -> None:
+    """Print the first-message figures of each language and of all of them."""
+    print(title)
+    totals: dict[str, int] = defaultdict(int)
+    for lang, f in sorted(first_messages(items).items()):
+        print(f"  {lang} n={f['n']} language_detected={f['detected'] / f['n']:.2f} topic_acc={f['topic'] / f['n']:.2f} "
+              f"risk_recall={f['recalled'] / f['risky']:.2f} false_interrupt={f['interrupts'] / f['safe']:.2f}")
+        for key, value in f.items():
+            totals[key] += value
+    print(f"  all n={totals['n']} topic_acc={totals['topic'] / totals['n']:.3f} "
+          f"risk_recall={totals['recalled'] / totals['risky']:.3f} "
+          f"false_interrupt={totals['interrupts'] / totals['safe']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="list every miss in validation")
@@ -225,19 +241,14 @@ def main() -> None:
           f"false_interrupt={r['false_interrupt']:.3f}")
 
     if LANGUAGES.exists():
-        print("first messages in the other languages (heldout_languages.yaml; never tuned on, but some "
-              "translators saw it: see the README):")
-        totals = defaultdict(int)
-        for lang, f in sorted(first_messages(_items(LANGUAGES)).items()):
-            print(f"  {lang} n={f['n']} language_detected={f['detected'] / f['n']:.2f} topic_acc={f['topic'] / f['n']:.2f} "
-                  f"risk_recall={f['recalled'] / f['risky']:.2f} false_interrupt={f['interrupts'] / f['safe']:.2f}")
-            for key, value in f.items():
-                totals[key] += value
-        print(f"  all n={totals['n']} topic_acc={totals['topic'] / totals['n']:.3f} "
-              f"risk_recall={totals['recalled'] / totals['risky']:.3f} "
-              f"false_interrupt={totals['interrupts'] / totals['safe']:.3f}")
+        print_first("first messages in the other languages (heldout_languages.yaml; never tuned on, but some "
+                    "translators saw it: see the README):", _items(LANGUAGES))
+    fresh = [i for path in FRESH_LANGUAGES if path.exists() for i in _items(path)]
+    if fresh:
+        print_first("first messages in the other languages, fresh (heldout_languages_b, _c; never trained or "
+                    "tuned on):", fresh)
 
-    every = [i for items in splits.values() for i in items] + languages + (_items(LANGUAGES) if LANGUAGES.exists() else [])
+    every = [i for items in splits.values() for i in items] + languages + (_items(LANGUAGES) if LANGUAGES.exists() else []) + fresh
     times = latency(every)
     p95 = times[int(0.95 * (len(times) - 1))]
     story = " ".join(i["text"] for i in every[:60])

@@ -45,9 +45,10 @@ DEMOTE = 0.6      # factor on a topic when a higher-ranked topic is confident
 ENGLISH_SHARE = 0.6  # Latin-script text with this share of known English words is English
 LANGUAGE_CONFIDENCE = 0.7  # lingua's confidence needed to name any other language
 LANGUAGE_MARGIN = 0.2  # and its lead over the next most likely language
-EVERYDAY_SHARE = 0.5  # share of a Latin-script message's words that are one language's everyday words
+MIXED_SCRIPT = 0.1  # share of letters in Hangul, Tamil or Arabic script that decides the script
+EVERYDAY_SHARE = 0.4  # share of a Latin-script message's words that are one language's everyday words
 # Letters that only one of the languages we expect uses, so a single one settles the question.
-DISTINCTIVE = {"pl": "ąęłńśźżćĄĘŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
+DISTINCTIVE = {"pl": "łńśźżćŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
 NEAR_WINDOW = 10  # default span, in words, of a co-occurrence rule (a pattern that is a list)
 MAX_CHARS = 20_000  # longer messages are read as their first 16,000 and last 4,000 characters
 
@@ -56,6 +57,7 @@ GAPS = {"..": 3, "...": 8}
 APOSTROPHES = learned.APOSTROPHES
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 TOKEN = learned.WORD  # words, with the combining marks that Arabic, Indic and Tamil words are made of
+NOT_ARABIC = re.compile(r"[^\u0600-\u06ff\u0750-\u077f\ufb50-\ufeff\s]+")
 DIGITS_LETTERS = re.compile(r"^(\d+)([a-z]+)$")
 LANG_CODE = re.compile(r"[a-z]{2,3}")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it: 15 times faster
@@ -135,6 +137,12 @@ def detect_language(text: str) -> str | None:
     script, count = max(scripts.items(), key=lambda kv: kv[1])
     if count * 2 <= len(letters):
         script = "other"
+    # English words in another script ("council-கிட்ட homeless-னு apply பண்ணனும்") do not make it English
+    own, many = max(((s, n) for s, n in scripts.items() if s != "latin"), key=lambda kv: kv[1])
+    if many >= MIXED_SCRIPT * len(letters):
+        script = own
+        if own == "arabic":  # Arabic, Urdu and Persian share it: let the detector read that part alone
+            text = NOT_ARABIC.sub(" ", text)
     if script == "hangul":
         return "ko"
     if script == "tamil":

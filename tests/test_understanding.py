@@ -334,6 +334,21 @@ def test_latin_text_in_each_language_is_placed(text, lang):
     assert detect_language(text) == lang
 
 
+@pytest.mark.parametrize("text, lang", [
+    ("என் husband every day phone check பண்றார், what should I do", "ta"),  # a few words in its own script
+    ("زوجي يضربني كل ليلة, I need help from the council", "ar"),
+    ("I want to disappear forever. 죽고 싶어요", "ko"),
+    ("ana 3ayza a7ky m3 7ad, jozi byedrabni kol youm", "ar"),  # Arabizi: under half its words are everyday ones
+])
+def test_mixed_and_romanised_messages_are_placed(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_letters_shared_with_lithuanian_do_not_make_polish():
+    assert detect_language("nežinau ką daryti") != "pl"
+    assert detect_language("mój mąż mnie bije") == "pl"
+
+
 def test_the_app_can_read_every_language_lexicon_before_anyone_writes():
     from flows.runtime import build
 

@@ -47,6 +47,7 @@ LANGUAGE_CONFIDENCE = 0.7  # lingua's confidence needed to name any other langua
 LANGUAGE_MARGIN = 0.2  # and its lead over the next most likely language
 MIXED_SCRIPT = 0.1  # share of letters in Hangul, Tamil or Arabic script that decides the script
 EVERYDAY_SHARE = 0.4  # share of a Latin-script message's words that are one language's everyday words
+EVERYDAY_SHARE_UNPLACED = 0.25  # the same, for Latin or Arabic script the detector cannot place
 # Letters that only one of the languages we expect uses, so a single one settles the question.
 DISTINCTIVE = {"pl": "łńśźżćŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
 NEAR_WINDOW = 10  # default span, in words, of a co-occurrence rule (a pattern that is a list)
@@ -147,8 +148,8 @@ def detect_language(text: str) -> str | None:
         return "ko"
     if script == "tamil":
         return "ta"
+    words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
-        words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
         if len(words) >= 2 and sum(map(_english, words)) >= ENGLISH_SHARE * len(words):
             return "en"
         marked = {code for code, marks in DISTINCTIVE.items() if any(c in marks for c in text)}
@@ -156,9 +157,17 @@ def detect_language(text: str) -> str | None:
             return marked.pop()
         if len(letters) < 10 or len(words) < 2:
             return None  # a word or two of Latin letters could be almost any language
-        everyday = _by_everyday_words(words)
+        everyday = _by_everyday_words(words, EVERYDAY_SHARE)
         if everyday:
             return everyday
+    named = _by_detector(text)
+    if named is None and script in ("latin", "arabic") and len(words) >= 2:
+        # The detector cannot say ("بدي موت", much Tanglish): a fair share of one language's everyday words can.
+        return _by_everyday_words(words, EVERYDAY_SHARE_UNPLACED)
+    return named
+
+
+def _by_detector(text: str) -> str | None:
     values = _detector().compute_language_confidence_values(text)
     if not values or values[0].value < LANGUAGE_CONFIDENCE:
         return None
@@ -167,20 +176,20 @@ def detect_language(text: str) -> str | None:
     return values[0].language.iso_code_639_1.name.lower()
 
 
-def _by_everyday_words(words: list[str]) -> str | None:
+def _by_everyday_words(words: list[str], share: float) -> str | None:
     """Name the language whose everyday words (its lexicon's `common_words` and `normalise` keys in
-    Latin letters, and the Latin-letter words its learned model knows that English does not) make up
-    most of a message, when one clearly leads. This places Roman Urdu, Tanglish and Arabizi, which the
-    detector takes for Polish, Dutch or Somali."""
+    Latin letters, and the words its learned model knows that English does not) make up `share` of a
+    message or more, when one clearly leads. This places Roman Urdu, Tanglish and Arabizi, which the
+    detector takes for Polish, Dutch or Somali, and short Arabic-script messages it cannot place."""
     shares = sorted(((sum(w in everyday for w in words) / len(words), code)
-                     for code, everyday in _everyday_latin().items()), reverse=True)
-    if shares and shares[0][0] >= EVERYDAY_SHARE and (len(shares) == 1 or shares[0][0] - shares[1][0] >= LANGUAGE_MARGIN):
+                     for code, everyday in _everyday().items()), reverse=True)
+    if shares and shares[0][0] >= share and (len(shares) == 1 or shares[0][0] - shares[1][0] >= LANGUAGE_MARGIN):
         return shares[0][1]
     return None
 
 
 @lru_cache(maxsize=1)
-def _everyday_latin() -> dict[str, frozenset[str]]:
+def _everyday() -> dict[str, frozenset[str]]:
     out, english = {}, learned.model("en")
     for path in sorted(LEXICONS.glob("*.yaml")):
         if path.stem == "en":
@@ -191,8 +200,8 @@ def _everyday_latin() -> dict[str, frozenset[str]]:
         everyday = {w for w in map(_fold, words) if w.isascii() and w.isalpha()}
         model = learned.model(path.stem)
         if model is not None:  # the Latin-letter words its model learned that English does not use
-            everyday |= {w for w in map(_fold, model.index[1]) if w.isascii() and w.isalpha() and len(w) > 1
-                         and not (english and w in english.index[1]) and not _english(w)}
+            everyday |= {w for w in map(_fold, model.index[1]) if w.isalpha() and len(w) > 1 and not (
+                w.isascii() and ((english and w in english.index[1]) or _english(w)))}
         out[path.stem] = frozenset(everyday)
     return out
 
@@ -229,13 +238,13 @@ def warm(languages) -> None:
     for lang in languages:
         _bundle(lang)
         learned.model(lang)
-    _everyday_latin()
+    _everyday()
     _detector()
 
 
 def reload() -> None:
     """Forget every lexicon read so far, so the next call reads the files again."""
-    for cached in (_load, _bundle, _everyday_latin):
+    for cached in (_load, _bundle, _everyday):
         cached.cache_clear()
     learned.reload()
 

@@ -345,9 +345,11 @@ def test_mixed_and_romanised_messages_are_placed(text, lang):
     assert detect_language(text) == lang
 
 
-def test_letters_shared_with_lithuanian_do_not_make_polish():
-    assert detect_language("nežinau ką daryti") != "pl"
+def test_languages_we_do_not_speak_are_not_taken_for_ones_we_do():
+    assert detect_language("nežinau ką daryti") != "pl"  # Lithuanian shares ą and ę with Polish
     assert detect_language("mój mąż mnie bije") == "pl"
+    assert detect_language("ich brauche hilfe bitte") == "de"  # Polish has the word "ich" too
+    assert detect_language("yardıma ihtiyacım var lütfen") == "tr"
 
 
 def test_the_app_can_read_every_language_lexicon_before_anyone_writes():

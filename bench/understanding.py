@@ -9,6 +9,8 @@ Three sets of English messages, never mixed:
   and never trained on; the model's thresholds were chosen on them, so their figures flatter a little;
 - held-out: tests/data/heldout_final.yaml and heldout_fresh.yaml, written blind, never trained or
   tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
+In the seven other languages: validation_lang_a, _b, _c (settings chosen on them) and, as a new
+person's first message, heldout_languages.yaml and the fresher heldout_languages_b and _c.
 
 Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
 returns nothing) against the label; "offered" also counts a label that is among the clarifying
@@ -45,7 +47,8 @@ from safety import understand as U  # noqa: E402
 VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c"))
 HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
 LANGUAGES = ROOT / "tests" / "data" / "heldout_languages.yaml"  # written blind in the seven other languages
-# Written later by helpers who saw no other labelled data, 60 first messages a language; scored once, never tuned on.
+# Written later by helpers who saw no other labelled data, 60 first messages a language; never trained or tuned on
+# (the README says how often it has been read).
 FRESH_LANGUAGES = tuple(ROOT / "tests" / "data" / f"heldout_languages_{part}.yaml" for part in "bc")
 # Validation in the seven other languages (100 messages each, written blind): their models' settings are chosen on it.
 VALIDATION_LANGUAGES = tuple(ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc")

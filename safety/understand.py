@@ -199,7 +199,7 @@ def _everyday() -> dict[str, frozenset[str]]:
         words = (common.split() if isinstance(common, str) else list(map(str, common))) + list(map(str, lex.get("normalise") or {}))
         everyday = {w for w in map(_fold, words) if w.isascii() and w.isalpha()}
         model = learned.model(path.stem)
-        if model is not None:  # the Latin-letter words its model learned that English does not use
+        if model is not None:  # the words its model learned; in Latin letters, only those English does not use
             everyday |= {w for w in map(_fold, model.index[1]) if w.isalpha() and len(w) > 1 and not (
                 w.isascii() and ((english and w in english.index[1]) or _english(w)))}
         out[path.stem] = frozenset(everyday)

@@ -152,16 +152,23 @@ def model():
 
 @model.command("train")
 @click.option("--lang", default=None, help="One language to train (default: every language with enough messages).")
-def model_train(lang: str | None):
+@click.option("--force", is_flag=True, help="Train even a model whose training messages have not changed.")
+def model_train(lang: str | None, force: bool):
     """Train on safety/training/ and save safety/model/<lang>.npz (needs scikit-learn: the test extra)."""
     from safety import learned
 
+    messages = learned.labelled()
     for code in [lang] if lang else learned.languages():
+        saved = learned.model(code)
+        if saved is not None and saved.digest == learned.digest(code, messages) and not force:
+            click.echo(f"{code}: up to date (digest {saved.digest})")  # the same file again would only churn
+            continue
         try:
             path = learned.train(code)
         except (ValueError, ImportError) as error:
             raise click.ClickException(str(error)) from None
-        click.echo(f"wrote {path} ({len(learned.examples(code))} labelled messages, digest {learned.digest(code)})")
+        click.echo(f"wrote {path} ({len(learned.examples(code, messages))} labelled messages, "
+                   f"digest {learned.digest(code, messages)})")
 
 
 @cli.group()

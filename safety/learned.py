@@ -48,13 +48,14 @@ SPACES = re.compile(r"\s\s+")
 # A word: letters and digits with the combining marks some scripts write vowels with (Tamil, Hindi, Arabic's
 # harakat, Latin accents typed apart). `\w` alone stops at each mark and reads "அடிக்கிறான்" as five pieces.
 WORD = re.compile(r"[\w\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0900-\u0dff]+")
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it: six times faster
 _lock = threading.Lock()
 _models: dict = {}
 
 
 def read(path: Path) -> list[dict]:
     """Return the labelled messages of one file, whichever key holds them (`messages`, `tuning`, `heldout`)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}  # noqa: S506 - a safe loader
     return [m for key in ("messages", "tuning", "heldout") for m in data.get(key) or []]
 
 
@@ -63,9 +64,9 @@ def labelled() -> list[dict]:
     return [m for path in sorted(TRAINING.glob("*.yaml")) for m in read(path)]
 
 
-def examples(lang: str = "en") -> list[dict]:
-    """Return every labelled training message in `lang`."""
-    return [m for m in labelled() if m.get("lang", "en") == lang]
+def examples(lang: str = "en", messages: list[dict] | None = None) -> list[dict]:
+    """Return every labelled training message in `lang` (of `messages`, when read already)."""
+    return [m for m in (labelled() if messages is None else messages) if m.get("lang", "en") == lang]
 
 
 def languages() -> list[str]:
@@ -74,9 +75,9 @@ def languages() -> list[str]:
     return sorted(lang for lang, n in counts.items() if n >= MIN_EXAMPLES)
 
 
-def digest(lang: str = "en") -> str:
+def digest(lang: str = "en", messages: list[dict] | None = None) -> str:
     """Return a hash of the training messages and settings, so a model can tell it is out of date."""
-    return _digest(examples(lang))
+    return _digest(examples(lang, messages))
 
 
 def _digest(messages: list[dict]) -> str:

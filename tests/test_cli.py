@@ -144,3 +144,13 @@ def test_the_catalog_workflow_extracts_completes_updates_and_compiles(tmp_path):
     assert 'msgid "new.line"\nmsgstr ""' in polish and 'msgstr "Co dalej?"' in polish  # new: to translate; old: kept
     check = run(["flows", "check"], tmp_path, fixture=True, WAYMARK_LOCALES_DIR=str(locales))
     assert "locales/pl: new.line: not translated" in check.stderr
+
+
+def test_model_train_leaves_models_whose_messages_have_not_changed(tmp_path):
+    models = Path(__file__).resolve().parents[1] / "safety" / "model"
+    before = {p.name: p.stat().st_mtime_ns for p in models.glob("*.npz")}
+    out = run(["model", "train"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert sorted(line.split(":")[0] for line in out.stdout.splitlines()) == sorted(n[:-4] for n in before)
+    assert all("up to date" in line for line in out.stdout.splitlines())
+    assert {p.name: p.stat().st_mtime_ns for p in models.glob("*.npz")} == before

@@ -243,15 +243,16 @@ def main() -> None:
     print(f"  all n={r['n']} topic_acc={r['topic_accuracy']:.3f} risk_recall={r['risk_recall']:.3f} "
           f"false_interrupt={r['false_interrupt']:.3f}")
 
-    if LANGUAGES.exists():
+    older = _items(LANGUAGES) if LANGUAGES.exists() else []
+    if older:
         print_first("first messages in the other languages (heldout_languages.yaml; never tuned on, but some "
-                    "translators saw it: see the README):", _items(LANGUAGES))
+                    "translators saw it: see the README):", older)
     fresh = [i for path in FRESH_LANGUAGES if path.exists() for i in _items(path)]
     if fresh:
         print_first("first messages in the other languages, fresh (heldout_languages_b, _c; never trained or "
                     "tuned on):", fresh)
 
-    every = [i for items in splits.values() for i in items] + languages + (_items(LANGUAGES) if LANGUAGES.exists() else []) + fresh
+    every = [i for items in splits.values() for i in items] + languages + older + fresh
     times = latency(every)
     p95 = times[int(0.95 * (len(times) - 1))]
     story = " ".join(i["text"] for i in every[:60])

@@ -69,9 +69,9 @@ def examples(lang: str = "en", messages: list[dict] | None = None) -> list[dict]
     return [m for m in (labelled() if messages is None else messages) if m.get("lang", "en") == lang]
 
 
-def languages() -> list[str]:
+def languages(messages: list[dict] | None = None) -> list[str]:
     """Return the languages with enough labelled messages for a model of their own."""
-    counts = Counter(m.get("lang", "en") for m in labelled())
+    counts = Counter(m.get("lang", "en") for m in (labelled() if messages is None else messages))
     return sorted(lang for lang, n in counts.items() if n >= MIN_EXAMPLES)
 
 
@@ -200,9 +200,10 @@ def fit(messages: list[dict]):
     return vectoriser, topics, risks
 
 
-def train(lang: str = "en") -> Path:
-    """Train on safety/training/ and save the model for `lang`; return the file written."""
-    messages = examples(lang)
+def train(lang: str = "en", labelled_messages: list[dict] | None = None) -> Path:
+    """Train on safety/training/ (or on `labelled_messages`, read from it already) and save the model for `lang`;
+    return the file written."""
+    messages = examples(lang, labelled_messages)
     if len(messages) < MIN_EXAMPLES:
         raise ValueError(f"{lang}: {len(messages)} labelled messages; a model needs at least {MIN_EXAMPLES}")
     vectoriser, topics, risks = fit(messages)

@@ -148,6 +148,8 @@ def detect_language(text: str) -> str | None:
         return "ko"
     if script == "tamil":
         return "ta"
+    if script not in ("latin", "arabic"):
+        return _by_detector(text)
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
         if len(words) >= 2 and sum(map(_english, words)) >= ENGLISH_SHARE * len(words):
@@ -161,7 +163,7 @@ def detect_language(text: str) -> str | None:
         if everyday:
             return everyday
     named = _by_detector(text)
-    if named is None and script in ("latin", "arabic") and len(words) >= 2:
+    if named is None and len(words) >= 2:
         # The detector cannot say ("بدي موت", much Tanglish): a fair share of one language's everyday words can.
         return _by_everyday_words(words, EVERYDAY_SHARE_UNPLACED)
     return named

@@ -197,7 +197,7 @@ class Engine:
                 understood: Understanding) -> Turn:
         if understood.risks:
             if not self._chose_help_for(state, text, conv.lang, understood.risks):
-                return self._interrupt(conv, understood.risks, understood.language)
+                return self._interrupt(conv, understood, understood.language)
             conv = replace(conv, risk=tuple(sorted(set(conv.risk) | understood.risks)))  # still flagged for the queue
         if command == "back":
             target = conv.history[-1] if conv.history else MENU
@@ -249,7 +249,7 @@ class Engine:
     def _opening(self, conv: Conversation, understood: Understanding) -> Turn:
         welcome = self.start(conv)
         if understood.risks:
-            interrupt = self._interrupt(welcome.conversation, understood.risks)
+            interrupt = self._interrupt(welcome.conversation, understood)
             ask = self.library.states[START].ask
             # The emergency first; the line on how to leave already names EXIT, so no navigation line.
             return Turn(interrupt.conversation,
@@ -328,16 +328,19 @@ class Engine:
     def _options(self, state: State) -> tuple[Option, ...]:
         return tuple(o for o in state.options if self._shown(o))
 
-    def _interrupt(self, conv: Conversation, risks: frozenset[str], lang: str | None = None) -> Turn:
+    def _interrupt(self, conv: Conversation, understood: Understanding, lang: str | None = None) -> Turn:
         """Put emergency information first, then say the person can carry on where they were.
 
-        The state stays as it was, so the choices offered last turn still work; they are not
-        repeated, to keep the emergency information short enough to read at once. It is said in
-        the language the person wrote in when that is not the conversation's.
+        Of several risks, the likeliest (the topic the reading routes to) is said first. The state
+        stays as it was, so the choices offered last turn still work; they are not repeated, to keep
+        the emergency information short enough to read at once. It is said in the language the
+        person wrote in when that is not the conversation's.
         """
+        risks = understood.risks
         conv = replace(conv, risk=tuple(sorted(set(conv.risk) | risks)), misses=0)
         lang = lang if lang in self.languages else None
-        messages = [Message(RISK_MESSAGES[r], lang=lang) for r in sorted(risks) if r in RISK_MESSAGES]
+        likeliest_first = sorted(risks, key=lambda r: (r not in understood.topics[:1], r))
+        messages = [Message(RISK_MESSAGES[r], lang=lang) for r in likeliest_first if r in RISK_MESSAGES]
         return Turn(conv, (*messages, Message("common.carry_on", lang=lang)))
 
     def _offer(self, turn: Turn, lang: str | None) -> Turn:

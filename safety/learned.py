@@ -144,20 +144,21 @@ class Model:
             return self.bias.copy()
         return np.concatenate(weights) @ self.weights[np.concatenate(rows)] + self.bias
 
-    def read(self, text: str, lexicon_risks: frozenset[str]) -> tuple[frozenset[str], tuple[tuple[str, float], ...] | None]:
-        """Return the risks to flag (given the lexicon's; only those the model finds plausible, in messages up
-        to VETO_WORDS words) and the topics: one scored 1.0 to route to, two or three close ones scored 0.5 to
-        ask about, none, or None when the model has no topic to offer (then the lexicon's reading stands)."""
+    def read(self, text: str, lexicon_risks: frozenset[str]) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...] | None]:
+        """Return the risks to flag, most likely first (given the lexicon's; only those the model finds plausible,
+        in messages up to VETO_WORDS words) and the topics: one scored 1.0 to route to, two or three close ones
+        scored 0.5 to ask about, none, or None when the model has no topic to offer (then the lexicon's reading
+        stands)."""
         text = prepare(text)
         words = WORD.findall(text)  # as written: "i don't know" is three words
         if len(words) < MIN_WORDS or sum(w in self.index[1] for w in words) < KNOWN * len(words):
-            return lexicon_risks, None
+            return tuple(sorted(lexicon_risks)), None
         veto = len(words) <= VETO_WORDS
         values = self._values(text)
         topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
         none = risk_values.pop("none")
-        risks = frozenset(r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
-                          or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto)))
+        risks = tuple(sorted((r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
+                              or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto))), key=risk_values.get, reverse=True))
         order = topic_values.argsort()[::-1]
         best, top = self.topics[order[0]], float(topic_values[order[0]])
         if top < TOPIC_MIN or (best in risk_values and best not in risks):

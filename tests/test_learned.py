@@ -47,7 +47,7 @@ def test_our_features_and_weights_give_what_scikit_learn_gives(lang):
 @pytest.mark.parametrize("text", ODD)
 def test_any_text_gets_a_reading_with_one_topic_to_route_or_a_few_to_ask_about(model, text):
     risks, topics = model.read(text, frozenset())
-    assert risks <= set(RISKS)
+    assert set(risks) <= set(RISKS)
     assert topics is None or [s for _, s in topics] in ([], [1.0], [0.5, 0.5], [0.5, 0.5, 0.5])
     assert {t for t, _ in topics or ()} <= set(TOPICS)
 
@@ -81,6 +81,7 @@ def test_without_a_model_file_the_lexicon_reads_alone(monkeypatch, tmp_path):
 
 INTERRUPT = {"danger_now": "common.risk_danger_now", "self_harm": "common.risk_self_harm",
              "child_at_risk": "common.risk_child", "recent_sexual_assault": "common.risk_recent_sexual_assault"}
+RISK_OF = {msg: risk for risk, msg in INTERRUPT.items()}
 PHONE = re.compile(r"\d[\d ]*\d")  # 999, 116 123, 0808 802 9999: the splitter never cuts one
 VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc"]
 
@@ -160,6 +161,24 @@ def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):
     reply = web.say("he is home early and angry, the kids are upstairs")
     text = " ".join(m["text"] for m in reply["messages"])
     assert "999" in text and reply["messages"][0]["id"].startswith("common.risk_danger")
+
+
+TWO_RISKS = [
+    ("my husband is drunk smashing everything and says he will kill us all, the kids are crying upstairs",
+     ("common.risk_danger_now", "common.risk_child")),
+    ("am luat toate pastilele din cutie acum jumatate de ora", ("common.risk_self_harm", "common.risk_danger_now")),
+]
+
+
+@pytest.mark.parametrize("text,ids", TWO_RISKS)
+def test_of_two_risks_the_likelier_is_routed_to_without_a_question_and_its_interrupt_comes_first(client, web, text, ids):
+    u = understand(text)
+    assert u.risks == {RISK_OF[i] for i in ids} and decide(u) == (RISK_OF[ids[0]],)
+    first = [m["id"] for m in type(web)(client).say(text)["messages"]]  # a new web chat's first words
+    web.start()
+    later = [m["id"] for m in web.say(text)["messages"]]  # and in the middle of a conversation
+    for got in (first, later):
+        assert tuple(i for i in got if i in ids) == ids
 
 
 def test_words_in_scripts_with_vowel_signs_stay_whole():

@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot import create_app
 from flows.catalog import placeholders
 from flows.engine import Message
 from safety import learned
 from safety import understand as understand_module
 from safety.understand import RISKS, TOPICS, analyse, decide, understand
+
+from .conftest import WebChat, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,6 +157,19 @@ def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_r
         ids = [m["id"] for m in reply["messages"]]
         got += ids[0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in ids and "999" in reply["messages"][0]["text"]
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
+
+
+def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_chats_first_reply(tmp_path):
+    """The seven other languages' validation risk messages, each as the first words of a new web chat
+    (560 calls from one test client: over the usual limit a minute for one client)."""
+    client = create_app(make_config(tmp_path, WEB_RATE_PER_CLIENT=1000)).test_client()
+    items = risky(*VALIDATION_LANGUAGES)
+    got = 0
+    for item in items:
+        reply = WebChat(client).say(item["text"])
+        ids = [m["id"] for m in reply["messages"]]
+        got += ids[0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in ids and "999" in reply["messages"][0]["text"]
+    assert got / len(items) >= 0.9, f"{got} of {len(items)}"
 
 
 def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):

@@ -352,7 +352,8 @@ def test_languages_we_do_not_speak_are_not_taken_for_ones_we_do():
     assert detect_language("yardıma ihtiyacım var lütfen") == "tr"
 
 
-@pytest.mark.parametrize("text", ["inime uyiroda irukka pidikkala", "enakku vaazha pidikkala", "sagalaamnu irukku"])
+@pytest.mark.parametrize("text", ["inime uyiroda irukka pidikkala", "naan uyiroda irukka virumbala", "enakku vaazha pidikkala",
+                                  "sagalaamnu irukku"])
 def test_tanglish_says_what_tamil_script_says_about_not_wanting_to_live(text):
     assert "self_harm" in lexicon(text, "ta").risks
 

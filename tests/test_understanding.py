@@ -358,6 +358,23 @@ def test_tanglish_says_what_tamil_script_says_about_not_wanting_to_live(text):
     assert "self_harm" in lexicon(text, "ta").risks
 
 
+@pytest.mark.parametrize("text,lang", [
+    ("help me now", "en"), ("pls hurry", "en"), ("بسرعة ساعدوني", "ar"), ("sa3douni besor3a", "ar"),
+    ("빨리 도와주세요", "ko"), ("ajutati-ma repede", "ro"), ("சீக்கிரம் உதவி பண்ணுங்க", "ta"), ("seekiram help pannunga", "ta"),
+    ("pomocy", "pl"), ("socorro", "pt"), ("jaldi madad karo", "ur"),
+])
+def test_a_plea_for_help_in_a_hurry_is_danger_in_every_language(text, lang):
+    assert "danger_now" in lexicon(text, lang).risks
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("can you help me with my housing quickly", "en"), ("i need help now with universal credit", "en"),
+    ("도와주셔서 빨리 해결됐어요 감사합니다", "ko"),
+])
+def test_help_and_a_hurry_in_an_ordinary_sense_is_not_danger(text, lang):
+    assert not lexicon(text, lang).risks
+
+
 def test_the_app_can_read_every_language_lexicon_before_anyone_writes():
     from flows.runtime import build
 

@@ -60,6 +60,12 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206
 TOKEN = learned.WORD  # words, with the combining marks that Arabic, Indic and Tamil words are made of
 NOT_ARABIC = re.compile(r"[^\u0600-\u06ff\u0750-\u077f\ufb50-\ufeff\s]+")
 DIGITS_LETTERS = re.compile(r"^(\d+)([a-z]+)$")
+LATIN_TOKEN = re.compile(r"[a-z0-9]+")
+# Arabizi writes the Arabic letters Latin has none for as digits followed by more letters (3andi, wa7ed, el7a2ooni);
+# English text-speak and times do that too, so these are not counted.
+ARABIZI = re.compile(r"[a-z]*[23579][a-z][a-z0-9]*")
+NOT_ARABIZI = re.compile(r"\d+(st|nd|rd|th|am|pm|s|k|x|h|hr|hrs|min|mins|yr|yrs|yo|kg|mg|ml|gb|mb|ft|cm|km|mph|p|ish)"
+                         r"|2day|2moro|2morrow|2nite|2night|2gether|2go|2b")
 LANG_CODE = re.compile(r"[a-z]{2,3}")
 SAFE_LOADER = learned.SAFE_LOADER
 
@@ -155,6 +161,10 @@ def detect_language(text: str) -> str | None:
         return _by_detector(text)
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
+        tokens = LATIN_TOKEN.findall(text.lower())
+        arabizi = sum(bool(ARABIZI.fullmatch(t)) and not NOT_ARABIZI.fullmatch(t) for t in tokens)
+        if arabizi >= 2 or (arabizi and len(tokens) >= 2 and 3 * arabizi >= len(tokens)):
+            return "ar"
         if len(words) >= 2 and sum(map(_english, words)) >= ENGLISH_SHARE * len(words):
             return "en"
         marked = {code for code, marks in DISTINCTIVE.items() if any(c in marks for c in text)}

@@ -86,7 +86,7 @@ INTERRUPT = {"danger_now": "common.risk_danger_now", "self_harm": "common.risk_s
              "child_at_risk": "common.risk_child", "recent_sexual_assault": "common.risk_recent_sexual_assault"}
 RISK_OF = {msg: risk for risk, msg in INTERRUPT.items()}
 PHONE = re.compile(r"\d[\d ]*\d")  # 999, 116 123, 0808 802 9999: the splitter never cuts one
-VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abc"]
+VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcd"]
 
 
 def risky(*paths: Path) -> list[dict]:

@@ -345,6 +345,25 @@ def test_mixed_and_romanised_messages_are_placed(text, lang):
     assert detect_language(text) == lang
 
 
+@pytest.mark.parametrize("text", [
+    "rani f dar khti, rajli kaydour 3la lhouma w 3ando mouss",  # Darija, which the detector took for French
+    "5allatni a7mel el tel w tesma3 kol shi",  # Levantine, which it took for Turkish
+    "sa3douni 3afakom",  # too short for the detector to say
+    "el7a2ooni howe hon",  # one such word in three
+])
+def test_arabizi_is_placed_by_the_digits_it_writes_letters_with(text):
+    assert detect_language(text) == "ar"
+
+
+@pytest.mark.parametrize("text", [
+    "he said he will be back at 7pm and then 9pm", "can we talk 2day around 3pm",
+    "stuck on the a3 in traffic", "planning2leave nxt wk whn he goes2 his brothers",
+    "my 2nd and 3rd kids are 5yo twins",
+])
+def test_english_times_and_text_speak_are_not_arabizi(text):
+    assert detect_language(text) != "ar"
+
+
 def test_languages_we_do_not_speak_are_not_taken_for_ones_we_do():
     assert detect_language("nežinau ką daryti") != "pl"  # Lithuanian shares ą and ę with Polish
     assert detect_language("mój mąż mnie bije") == "pl"

@@ -157,8 +157,9 @@ class Model:
         values = self._values(text)
         topic_values, risk_values = values[:len(self.topics)], dict(zip(self.risks, values[len(self.topics):]))
         none = risk_values.pop("none")
-        risks = tuple(sorted((r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
-                              or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto))), key=risk_values.get, reverse=True))
+        flagged = [r for r, v in risk_values.items() if (v >= RISK_ALONE and v - none >= RISK_GAP)
+                   or (r in lexicon_risks and (v >= RISK_CONFIRM or not veto))]
+        risks = tuple(sorted(flagged, key=risk_values.get, reverse=True))
         order = topic_values.argsort()[::-1]
         best, top = self.topics[order[0]], float(topic_values[order[0]])
         if top < TOPIC_MIN or (best in risk_values and best not in risks):

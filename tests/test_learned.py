@@ -161,7 +161,7 @@ def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_r
 
 def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_chats_first_reply(tmp_path):
     """The seven other languages' validation risk messages, each as the first words of a new web chat
-    (560 calls from one test client: over the usual limit a minute for one client)."""
+    (two calls a chat from one test client: more than the usual limit a minute for one client)."""
     client = create_app(make_config(tmp_path, WEB_RATE_PER_CLIENT=1000)).test_client()
     items = risky(*VALIDATION_LANGUAGES)
     got = 0

@@ -66,6 +66,7 @@ LATIN_TOKEN = re.compile(r"[a-z0-9]+")
 ARABIZI = re.compile(r"[a-z]*[23579][a-z][a-z0-9]*")
 NOT_ARABIZI = re.compile(r"\d+(st|nd|rd|th|am|pm|s|k|x|h|hr|hrs|min|mins|yr|yrs|yo|kg|mg|ml|gb|mb|ft|cm|km|mph|p|ish)"
                          r"|2day|2moro|2morrow|2nite|2night|2gether|2go|2b")
+POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")  # KT1 2EE: its second half looks like Arabizi
 LANG_CODE = re.compile(r"[a-z]{2,3}")
 SAFE_LOADER = learned.SAFE_LOADER
 
@@ -161,7 +162,7 @@ def detect_language(text: str) -> str | None:
         return _by_detector(text)
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
-        tokens = LATIN_TOKEN.findall(text.lower())
+        tokens = LATIN_TOKEN.findall(POSTCODE.sub(" ", text).lower())
         arabizi = sum(bool(ARABIZI.fullmatch(t)) and not NOT_ARABIZI.fullmatch(t) for t in tokens)
         if arabizi >= 2 or (arabizi and len(tokens) >= 2 and 3 * arabizi >= len(tokens)):
             return "ar"

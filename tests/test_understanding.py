@@ -350,6 +350,7 @@ def test_mixed_and_romanised_messages_are_placed(text, lang):
     "5allatni a7mel el tel w tesma3 kol shi",  # Levantine, which it took for Turkish
     "sa3douni 3afakom",  # too short for the detector to say
     "el7a2ooni howe hon",  # one such word in three
+    "ana ma3 7ad hon",  # not taken for a postcode
 ])
 def test_arabizi_is_placed_by_the_digits_it_writes_letters_with(text):
     assert detect_language(text) == "ar"
@@ -358,7 +359,7 @@ def test_arabizi_is_placed_by_the_digits_it_writes_letters_with(text):
 @pytest.mark.parametrize("text", [
     "he said he will be back at 7pm and then 9pm", "can we talk 2day around 3pm",
     "stuck on the a3 in traffic", "planning2leave nxt wk whn he goes2 his brothers",
-    "my 2nd and 3rd kids are 5yo twins",
+    "my 2nd and 3rd kids are 5yo twins", "KT1 2EE", "KT2 7AB, KT5 9AB",
 ])
 def test_english_times_and_text_speak_are_not_arabizi(text):
     assert detect_language(text) != "ar"

@@ -159,16 +159,15 @@ def model_train(lang: str | None, force: bool):
 
     messages = learned.labelled()
     for code in [lang] if lang else learned.languages(messages):
-        saved = learned.model(code)
-        if saved is not None and saved.digest == learned.digest(code, messages) and not force:
-            click.echo(f"{code}: up to date (digest {saved.digest})")  # the same file again would only churn
+        saved, digest = learned.model(code), learned.digest(code, messages)
+        if saved is not None and saved.digest == digest and not force:
+            click.echo(f"{code}: up to date (digest {digest})")  # the same file again would only churn
             continue
         try:
             path = learned.train(code, messages)
         except (ValueError, ImportError) as error:
             raise click.ClickException(str(error)) from None
-        click.echo(f"wrote {path} ({len(learned.examples(code, messages))} labelled messages, "
-                   f"digest {learned.digest(code, messages)})")
+        click.echo(f"wrote {path} ({len(learned.examples(code, messages))} labelled messages, digest {digest})")
 
 
 @cli.group()

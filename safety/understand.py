@@ -115,11 +115,9 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
     language = detect_language(text)
     # The model of the language it is written in, else of the conversation's (Tanglish reads as Dutch to the detector)
     model = (language and learned.model(language) or learned.model(lang)) if use_model else None
-    if model is None:
-        return Understanding(risks, bundle.score(matched, risks), language)
-    likeliest, scores = model.read(text, risks)
+    likeliest, scores = model.read(text, risks) if model is not None else (tuple(risks), None)
     risks = frozenset(likeliest)
-    if scores is None:
+    if scores is None:  # no model, or nothing it can say: the lexicon's reading stands
         return Understanding(risks, bundle.score(matched, risks), language)
     # A risk's own topic comes first, as the labels say; of two risks, the likelier one's, with no question
     ranked = dict(scores) | dict.fromkeys(likeliest, 0.5) | dict.fromkeys(likeliest[:1], 1.0)

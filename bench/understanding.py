@@ -5,12 +5,12 @@ Run: .venv/bin/python bench/understanding.py   (add --verbose to list every miss
 Three sets of English messages, never mixed:
 - training: every file in safety/training/ (the lexicon was tuned on them; the learned model,
   safety/learned.py, is trained on them), so its figures are only a sanity check;
-- validation: tests/data/validation.yaml, validation_b.yaml and validation_c.yaml, written blind
+- validation: tests/data/validation.yaml and validation_b.yaml to _d, written blind
   and never trained on; the model's thresholds were chosen on them, so their figures flatter a little;
-- held-out: tests/data/heldout_final.yaml and heldout_fresh.yaml, written blind, never trained or
-  tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
+- held-out: tests/data/heldout_final.yaml, heldout_fresh.yaml, heldout_english_g.yaml and _h.yaml, written
+  blind, never trained or tuned on; only their aggregate figures are ever printed, never their messages (n/a without them).
 In the seven other languages: validation_lang_a to _d (settings chosen on them; _d is romanised Arabic,
-Urdu and Tamil) and, as a new person's first message, heldout_languages_d and _e (written blind; the older
+Urdu and Tamil) and, as a new person's first message, heldout_languages_d, _e, _f and _h (written blind; the older
 held-out sets are now training).
 
 Topic accuracy counts the topic the engine would act on (`decide(u)[0]`, or `none` when it
@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 from safety import learned  # noqa: E402
 from safety import understand as U  # noqa: E402
 
-VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c"))
-HELD_OUT = (ROOT / "tests" / "data" / "heldout_final.yaml", ROOT / "tests" / "data" / "heldout_fresh.yaml")
+VALIDATION = tuple(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_b", "_c", "_d"))
+HELD_OUT = tuple(ROOT / "tests" / "data" / f"heldout_{part}.yaml" for part in ("final", "fresh", "english_g", "english_h"))
 # Written by helpers who saw no other labelled data, 60 first messages a language; never trained or tuned on
 # (the README says how often it has been read).
-LANGUAGES = tuple(ROOT / "tests" / "data" / f"heldout_languages_{part}.yaml" for part in "de")
+LANGUAGES = tuple(ROOT / "tests" / "data" / f"heldout_languages_{part}.yaml" for part in "defh")
 # Validation in the seven other languages (100 messages each, and 80 more in Latin letters for Arabic, Urdu and
 # Tamil; written blind): their models' settings are chosen on it.
 VALIDATION_LANGUAGES = tuple(ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcd")
@@ -199,7 +199,8 @@ def main() -> None:
     final = {"training": evaluate(scored["training"]), **results["lexicon + fuzzy + model"]}  # the same reading
 
     print(f"messages: training {len(splits['training'])} (safety/training/), validation {len(splits['validation'])} "
-          f"(validation.yaml, _b, _c), held-out {len(splits['heldout'])} (heldout_final.yaml, heldout_fresh.yaml); other languages {len(unscored)}")
+          f"({', '.join(p.name for p in VALIDATION)}), held-out {len(splits['heldout'])} "
+          f"({', '.join(p.name for p in HELD_OUT)}); other languages {len(unscored)}")
     print(f"first call (reads the lexicon, trains the model, builds the language detector) {load_ms:.0f} ms")
     print()
     print(f"validation {'topic':26} {'right':>5} / {'of':<3} accuracy")
@@ -246,10 +247,12 @@ def main() -> None:
     print(f"  all n={r['n']} topic_acc={r['topic_accuracy']:.3f} risk_recall={r['risk_recall']:.3f} "
           f"false_interrupt={r['false_interrupt']:.3f}")
 
-    fresh = [i for path in LANGUAGES if path.exists() for i in _items(path)]
-    if fresh:
-        print_first("first messages in the other languages, held out (heldout_languages_d, _e; never trained or "
-                    "tuned on):", fresh)
+    fresh = []
+    for path in LANGUAGES:  # each set apart: they were written, and read, at different times
+        if path.exists():
+            fresh += _items(path)
+            print_first(f"first messages in the other languages, held out ({path.name}; never trained or tuned on):",
+                        _items(path))
 
     every = [i for items in splits.values() for i in items] + languages + fresh
     times = latency(every)

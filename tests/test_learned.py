@@ -111,7 +111,7 @@ def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
 
 def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
     """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
-    items = risky(ROOT / "tests" / "data" / "validation.yaml")
+    items = risky(ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_d.yaml")
     got = interrupted_by_first_sms(app, sms, items, "+4477009")
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
@@ -130,7 +130,7 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
     w = app.extensions["waymark"]
     library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
     states = library.topics
-    items = [m for name in ("validation.yaml", "validation_b.yaml") for m in learned.read(ROOT / "tests" / "data" / name)
+    items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml") for m in learned.read(ROOT / "tests" / "data" / name)
              if m["risk"] == "none" and m["topic"] in states]
     right = 0
     for n, item in enumerate(items):

@@ -109,6 +109,27 @@ def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
     return got
 
 
+SHORT_PANIC = [  # too short for the detector to place, so every lexicon's risk patterns read them
+    ("are cutit", "danger_now"), ("e aici", "danger_now"), ("bachao", "danger_now"), ("socorro", "danger_now"),
+    ("ma noz", "danger_now"), ("ele voltou", "danger_now"), ("kaapathunga", "danger_now"), ("bdi mout", "self_harm"),
+]
+CALM_ANSWERS = ["not right now", "yes he is", "no they cant", "text only please", "he is at work", "at my mums",
+                "tomorrow morning", "help"]
+
+
+@pytest.mark.parametrize("text,risk", SHORT_PANIC)
+def test_a_few_words_of_panic_in_another_language_get_their_interrupt_in_a_new_persons_first_sms(app, sms, text, risk):
+    w = app.extensions["waymark"]
+    reply = " ".join(sms.send(text, from_="+447700900555"))
+    conv = w.store.load(w.key("sms", "+447700900555"))
+    numbers = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[risk]), conv.lang))
+    assert risk in conv.risk and all(phone in reply for phone in numbers), (text, reply)
+
+
+def test_calm_short_answers_are_not_read_as_a_risk():
+    assert [t for t in CALM_ANSWERS if understand(t).risks] == []
+
+
 def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
     """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
     items = risky(ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_d.yaml")
@@ -174,7 +195,7 @@ def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_c
 
 def test_a_risk_only_the_model_reads_interrupts_in_the_web_chat_too(web):
     web.start()
-    reply = web.say("he is home early and angry, the kids are upstairs")
+    reply = web.say("tracked me to my mums. hes in the back garden now")
     text = " ".join(m["text"] for m in reply["messages"])
     assert "999" in text and reply["messages"][0]["id"].startswith("common.risk_danger")
 

@@ -151,8 +151,8 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
     w = app.extensions["waymark"]
     library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
     states = library.topics
-    items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml") for m in learned.read(ROOT / "tests" / "data" / name)
-             if m["risk"] == "none" and m["topic"] in states]
+    items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml")
+             for m in learned.read(ROOT / "tests" / "data" / name) if m["risk"] == "none" and m["topic"] in states]
     right = 0
     for n, item in enumerate(items):
         number = f"+4477008{n:05d}"

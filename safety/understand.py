@@ -123,6 +123,9 @@ def _unplaced_risks(text: str, lang: str, language: str | None, fuzzy: bool) -> 
     the conversation is in that language, are still a risk (the README has what it catches and costs)."""
     if language is not None and (LEXICONS / f"{language}.yaml").exists():
         return frozenset()
+    words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
+    if words and all(map(_english, words)):
+        return frozenset()  # "hello", "ok thanks": English words, too few to place, already read in English
     found: set[str] = set()
     for path in LEXICONS.glob("*.yaml"):
         if path.stem != lang:

@@ -11,6 +11,7 @@ import pytest
 from bot import create_app
 from flows.catalog import placeholders
 from flows.engine import Message
+from flows.runtime import build
 from safety import learned
 from safety import understand as understand_module
 from safety.understand import RISKS, TOPICS, analyse, decide, understand
@@ -128,6 +129,16 @@ def test_a_few_words_of_panic_in_another_language_get_their_interrupt_in_a_new_p
 
 def test_calm_short_answers_are_not_read_as_a_risk():
     assert [t for t in CALM_ANSWERS if understand(t).risks] == []
+
+
+def test_calm_answers_mid_conversation_rarely_raise_an_alarm():
+    """457 calm everyday answers ("wo so raha hai", "my son is 12") in the eight languages: the lexicons flag
+    4 and the whole reading 16 (2026-11-27; the model alone flags the rest). This only guards against worse."""
+    items = learned.read(ROOT / "tests" / "data" / "calm_answers.yaml")
+    lexicon = [m["text"] for m in items if understand_module.analyse(m["text"], m["lang"], use_model=False).risks]
+    engine = build().engine
+    alarms = [m["text"] for m in items if engine.read(m["text"], "en").risks]
+    assert len(items) == 457 and len(lexicon) <= 4 and len(alarms) <= 16, (lexicon, alarms)
 
 
 def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):

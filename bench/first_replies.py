@@ -18,18 +18,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot import create_app  # noqa: E402
-from flows.catalog import placeholders  # noqa: E402
-from flows.engine import Message  # noqa: E402
 from safety import learned  # noqa: E402
 from tests.conftest import SmsClient, WebChat, make_config  # noqa: E402
-from tests.test_learned import INTERRUPT, PHONE  # noqa: E402
+from tests.test_learned import missing_numbers, sms_interrupted, web_interrupted  # noqa: E402
 
 
 def main() -> None:
     app = create_app(make_config(Path(tempfile.mkdtemp()), WEB_RATE_PER_CLIENT=10**6,
                                  SMS_RATE_OVERALL=10**9, SMS_RATE_PER_CONVERSATION=10**9))
     sms, w = SmsClient(app), app.extensions["waymark"]
-    library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
+    states = w.runtime.library.topics
     for f, name in enumerate(sys.argv[1:]):
         risky = by_sms = by_web = topical = offered = landed = numbered = 0
         for n, item in enumerate(learned.read(Path(name))):
@@ -38,22 +36,14 @@ def main() -> None:
             conv = w.store.load(w.key("sms", number))
             if item["risk"] != "none":
                 risky += 1
-                if conv and item["risk"] in conv.risk:
-                    phones = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[item["risk"]]), conv.lang))
-                    by_sms += "999" in phones and all(p in reply for p in phones)
-                ids_texts = [(m["id"], m["text"]) for m in WebChat(app.test_client()).say(item["text"])["messages"]]
-                by_web += (ids_texts[0][0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in dict(ids_texts)
-                           and "999" in ids_texts[0][1])
-            elif item["topic"] in library.topics and conv is not None:
+                by_sms += sms_interrupted(w, conv, reply, item["risk"])
+                by_web += web_interrupted(WebChat(app.test_client()).say(item["text"]), item["risk"])
+            elif item["topic"] in states and conv is not None:
                 topical += 1
-                state = library.topics[item["topic"]]
-                offered += conv.state == state or item["topic"] in conv.pending
-                if conv.state == state:
+                offered += conv.state == states[item["topic"]] or item["topic"] in conv.pending
+                if conv.state == states[item["topic"]]:
                     landed += 1
-                    shown = [say.msg for say in library.states[state].say if not (say.if_ or say.unless)]
-                    fields = {p.split(".")[0] for msg in shown for p in placeholders(catalogs.text(msg, conv.lang))
-                              if p.endswith(".phone")}
-                    numbered += all(services[s].phone in reply for s in fields if services[s].available)
+                    numbered += not missing_numbers(w, conv.state, reply, conv.lang)
         print(f"{Path(name).name}: risk messages interrupted in the first reply {by_sms}/{risky} by SMS, "
               f"{by_web}/{risky} by web chat; without risk, topic landed or offered {offered}/{topical}, "
               f"landed {landed}, of them with every number {numbered}")

@@ -94,19 +94,37 @@ def risky(*paths: Path) -> list[dict]:
     return [m for path in paths for m in learned.read(path) if m["risk"] != "none"]
 
 
+def sms_interrupted(w, conv, reply: str, risk: str) -> bool:
+    """Whether a text's conversation is flagged with `risk` and its reply carries every number of that risk's
+    interrupt (999 and its own services)."""
+    if conv is None or risk not in conv.risk:
+        return False
+    numbers = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[risk]), conv.lang))
+    return "999" in numbers and all(phone in reply for phone in numbers)
+
+
+def web_interrupted(reply: dict, risk: str) -> bool:
+    """Whether a web chat reply opens with an interrupt, carries `risk`'s own and says 999 first."""
+    ids = [m["id"] for m in reply["messages"]]
+    return ids[0] in INTERRUPT.values() and INTERRUPT[risk] in ids and "999" in reply["messages"][0]["text"]
+
+
+def missing_numbers(w, state: str, reply: str, lang: str) -> list[str]:
+    """The available services whose numbers the state always names (not under `if`/`unless`) but the reply lacks."""
+    catalogs, services = w.runtime.catalogs, w.runtime.services
+    shown = [say.msg for say in w.runtime.library.states[state].say if not (say.if_ or say.unless)]
+    named = {f.split(".")[0] for msg in shown for f in placeholders(catalogs.text(msg, lang)) if f.endswith(".phone")}
+    return sorted(s for s in named if services[s].available and services[s].phone not in reply)
+
+
 def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
-    """Send each message as a new person's first text; count those whose conversation is flagged with the
-    message's risk and whose reply carries every number of that risk's interrupt (999 and its own services)."""
+    """Send each message as a new person's first text; count those `sms_interrupted` says got their interrupt."""
     w = app.extensions["waymark"]
     got = 0
     for n, item in enumerate(items):
         number = f"{prefix}{n:05d}"
         reply = " ".join(sms.send(item["text"], from_=number))
-        conv = w.store.load(w.key("sms", number))
-        if conv is None or item["risk"] not in conv.risk:
-            continue
-        numbers = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[item["risk"]]), conv.lang))
-        got += "999" in numbers and all(phone in reply for phone in numbers)
+        got += sms_interrupted(w, w.store.load(w.key("sms", number)), reply, item["risk"])
     return got
 
 
@@ -122,9 +140,7 @@ CALM_ANSWERS = ["not right now", "yes he is", "no they cant", "text only please"
 def test_a_few_words_of_panic_in_another_language_get_their_interrupt_in_a_new_persons_first_sms(app, sms, text, risk):
     w = app.extensions["waymark"]
     reply = " ".join(sms.send(text, from_="+447700900555"))
-    conv = w.store.load(w.key("sms", "+447700900555"))
-    numbers = PHONE.findall(w.runtime.renderer.message(Message(INTERRUPT[risk]), conv.lang))
-    assert risk in conv.risk and all(phone in reply for phone in numbers), (text, reply)
+    assert sms_interrupted(w, w.store.load(w.key("sms", "+447700900555")), reply, risk), (text, reply)
 
 
 def test_calm_short_answers_are_not_read_as_a_risk():
@@ -160,8 +176,7 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
     topic's state (or get a clarifying question that offers it), and each that lands gets every number
     the state always names in that first reply."""
     w = app.extensions["waymark"]
-    library, catalogs, services = w.runtime.library, w.runtime.catalogs, w.runtime.services
-    states = library.topics
+    states = w.runtime.library.topics
     items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml")
              for m in learned.read(ROOT / "tests" / "data" / name) if m["risk"] == "none" and m["topic"] in states]
     right = 0
@@ -170,13 +185,8 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
         reply = " ".join(sms.send(item["text"], from_=number))
         conv = w.store.load(w.key("sms", number))
         right += conv.state == states[item["topic"]] or item["topic"] in conv.pending
-        if conv.state != states[item["topic"]]:
-            continue
-        shown = [say.msg for say in library.states[states[item["topic"]]].say if not (say.if_ or say.unless)]
-        for field in {f for msg in shown for f in placeholders(catalogs.text(msg, "en")) if f.endswith(".phone")}:
-            service = services[field.split(".")[0]]
-            if service.available:
-                assert service.phone in reply, (item["text"], service.id)
+        if conv.state == states[item["topic"]]:
+            assert not missing_numbers(w, conv.state, reply, "en"), item["text"]
     assert right / len(items) >= 0.9, f"{right} of {len(items)}"  # 0.95 on 2026-11-27
 
 
@@ -185,9 +195,7 @@ def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_r
     items = risky(ROOT / "tests" / "data" / "validation_b.yaml")
     got = 0
     for item in items:
-        reply = type(web)(client).say(item["text"])
-        ids = [m["id"] for m in reply["messages"]]
-        got += ids[0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in ids and "999" in reply["messages"][0]["text"]
+        got += web_interrupted(type(web)(client).say(item["text"]), item["risk"])
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 
@@ -198,9 +206,7 @@ def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_c
     items = risky(*VALIDATION_LANGUAGES)
     got = 0
     for item in items:
-        reply = WebChat(client).say(item["text"])
-        ids = [m["id"] for m in reply["messages"]]
-        got += ids[0] in INTERRUPT.values() and INTERRUPT[item["risk"]] in ids and "999" in reply["messages"][0]["text"]
+        got += web_interrupted(WebChat(client).say(item["text"]), item["risk"])
     assert got / len(items) >= 0.9, f"{got} of {len(items)}"
 
 

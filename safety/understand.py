@@ -121,15 +121,15 @@ def _unplaced_risks(text: str, lang: str, language: str | None, fuzzy: bool) -> 
     """Read text placed in none of our languages (too short to tell, or a language we have no lexicon for)
     with every other lexicon's risk patterns too: three words of panic in Romanian or Tanglish, sent before
     the conversation is in that language, are still a risk (the README has what it catches and costs)."""
-    if language is not None and (LEXICONS / f"{language}.yaml").exists():
+    if language in _codes():
         return frozenset()
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if words and all(map(_english, words)):
         return frozenset()  # "hello", "ok thanks": English words, too few to place, already read in English
     found: set[str] = set()
-    for path in LEXICONS.glob("*.yaml"):
-        if path.stem != lang:
-            other = _bundle(path.stem)
+    for code in _codes():
+        if code != lang:
+            other = _bundle(code)
             found |= other.risks(other.match(other.words(text, fuzzy)))
     return frozenset(found)
 
@@ -215,18 +215,18 @@ def _by_everyday_words(words: list[str], share: float) -> str | None:
 @lru_cache(maxsize=1)
 def _everyday() -> dict[str, frozenset[str]]:
     out, english = {}, learned.model("en")
-    for path in sorted(LEXICONS.glob("*.yaml")):
-        if path.stem == "en":
+    for code in _codes():
+        if code == "en":
             continue
-        lex = _load(path.stem)
+        lex = _load(code)
         common = lex.get("common_words") or ""
         words = (common.split() if isinstance(common, str) else list(map(str, common))) + list(map(str, lex.get("normalise") or {}))
         everyday = {w for w in map(_fold, words) if w.isascii() and w.isalpha()}
-        model = learned.model(path.stem)
+        model = learned.model(code)
         if model is not None:  # the words its model learned; in Latin letters, only those English does not use
             everyday |= {w for w in map(_fold, model.index[1]) if w.isalpha() and len(w) > 1 and not (
                 w.isascii() and ((english and w in english.index[1]) or _english(w)))}
-        out[path.stem] = frozenset(everyday)
+        out[code] = frozenset(everyday)
     return out
 
 
@@ -268,7 +268,7 @@ def warm(languages) -> None:
 
 def reload() -> None:
     """Forget every lexicon read so far, so the next call reads the files again."""
-    for cached in (_load, _bundle, _everyday):
+    for cached in (_codes, _load, _bundle, _everyday):
         cached.cache_clear()
     learned.reload()
 
@@ -277,6 +277,12 @@ def reload() -> None:
 def _regex(pattern: str) -> re.Pattern:
     """Compile a pattern once a process: every bundle holds the English patterns too (re's own cache is too small)."""
     return re.compile(pattern)
+
+
+@lru_cache(maxsize=1)
+def _codes() -> tuple[str, ...]:
+    """The languages that have a lexicon file, listed once (reload() forgets them)."""
+    return tuple(sorted(path.stem for path in LEXICONS.glob("*.yaml")))
 
 
 @lru_cache(maxsize=16)

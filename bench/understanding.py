@@ -252,9 +252,10 @@ def main() -> None:
     fresh = []
     for path in LANGUAGES:  # each set apart: they were written, and read, at different times
         if path.exists():
-            fresh += _items(path)
+            items = _items(path)
+            fresh += items
             print_first(f"first messages in the other languages, held out ({path.name}; never trained or tuned on):",
-                        _items(path))
+                        items)
 
     every = [i for items in splits.values() for i in items] + languages + fresh
     times = latency(every)

@@ -87,7 +87,7 @@ INTERRUPT = {"danger_now": "common.risk_danger_now", "self_harm": "common.risk_s
              "child_at_risk": "common.risk_child", "recent_sexual_assault": "common.risk_recent_sexual_assault"}
 RISK_OF = {msg: risk for risk, msg in INTERRUPT.items()}
 PHONE = re.compile(r"\d[\d ]*\d")  # 999, 116 123, 0808 802 9999: the splitter never cuts one
-VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcd"]
+VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcde"]
 
 
 def risky(*paths: Path) -> list[dict]:
@@ -159,7 +159,7 @@ def test_calm_answers_mid_conversation_rarely_raise_an_alarm():
 
 def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
     """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
-    items = risky(ROOT / "tests" / "data" / "validation.yaml", ROOT / "tests" / "data" / "validation_d.yaml")
+    items = risky(*(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_d", "_e")))
     got = interrupted_by_first_sms(app, sms, items, "+4477009")
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
@@ -202,7 +202,7 @@ def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_r
 def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_chats_first_reply(tmp_path):
     """The seven other languages' validation risk messages, each as the first words of a new web chat
     (two calls a chat from one test client: more than the usual limit a minute for one client)."""
-    client = create_app(make_config(tmp_path, WEB_RATE_PER_CLIENT=1000)).test_client()
+    client = create_app(make_config(tmp_path, WEB_RATE_PER_CLIENT=10**6)).test_client()
     items = risky(*VALIDATION_LANGUAGES)
     got = 0
     for item in items:

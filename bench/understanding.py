@@ -52,7 +52,7 @@ HELD_OUT = tuple(ROOT / "tests" / "data" / f"heldout_{part}.yaml"
 # Written by helpers who saw no other labelled data, 60 first messages a language; never trained or tuned on
 # (the README says how often it has been read).
 LANGUAGES = tuple(ROOT / "tests" / "data" / f"heldout_languages_{part}.yaml" for part in "defhij")
-# Validation in the seven other languages (100 messages each, and 80 more in Latin letters for Arabic, Urdu and
+# Validation in the seven other languages (150 messages each, and 80 more in Latin letters for Arabic, Urdu and
 # Tamil; written blind): their models' settings are chosen on it.
 VALIDATION_LANGUAGES = tuple(ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcde")
 

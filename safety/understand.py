@@ -50,6 +50,10 @@ EVERYDAY_SHARE = 0.4  # share of a Latin-script message's words that are one lan
 EVERYDAY_SHARE_UNPLACED = 0.25  # the same, for Latin or Arabic script the detector cannot place
 # Letters that only one of the languages we expect uses, so a single one settles the question.
 DISTINCTIVE = {"pl": "łńśźżćŁŃŚŹŻĆ", "ro": "ăşţșțĂŞŢȘȚ", "pt": "ãõÃÕ"}
+# In Arabic script: letters Urdu writes and Arabic and Persian do not; and letters Arabic writes where Urdu and
+# Persian write others (ة, and ي ى ك for their ی ک), which name Arabic when no Urdu or Persian letter is there
+URDU_LETTERS = "ٹڈڑںےۓ"
+ARABIC_LETTERS, PERSIAN_URDU_LETTERS = "ةيىك", URDU_LETTERS + "یکگپچژ"
 NEAR_WINDOW = 10  # default span, in words, of a co-occurrence rule (a pattern that is a list)
 MAX_CHARS = 20_000  # longer messages are read as their first 16,000 and last 4,000 characters
 
@@ -168,6 +172,10 @@ def detect_language(text: str) -> str | None:
         return "ta"
     if script not in ("latin", "arabic"):
         return _by_detector(text)
+    if script == "arabic" and any(c in URDU_LETTERS for c in text):
+        return "ur"
+    if script == "arabic" and any(c in ARABIC_LETTERS for c in text) and not any(c in PERSIAN_URDU_LETTERS for c in text):
+        return "ar"  # "انا خايفة منه", which the detector places as Urdu
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
         tokens = LATIN_TOKEN.findall(POSTCODE.sub(" ", text).lower())

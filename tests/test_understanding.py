@@ -365,6 +365,16 @@ def test_english_times_and_text_speak_are_not_arabizi(text):
     assert detect_language(text) != "ar"
 
 
+@pytest.mark.parametrize("text, lang", [
+    ("انا خايفة منه", "ar"),  # Arabic's ة and ي: the detector took it for Urdu
+    ("خايف", "ar"),
+    ("مجھے ڈر لگتا ہے", "ur"),  # Urdu's ڈ and ے
+    ("وہ گھر پر ہے", "ur"),
+])
+def test_arabic_and_urdu_are_told_apart_by_the_letters_only_one_writes(text, lang):
+    assert detect_language(text) == lang
+
+
 def test_languages_we_do_not_speak_are_not_taken_for_ones_we_do():
     assert detect_language("nežinau ką daryti") != "pl"  # Lithuanian shares ą and ę with Polish
     assert detect_language("mój mąż mnie bije") == "pl"

@@ -40,6 +40,7 @@ RISK_ALONE = -0.6   # a risk's decision value at least this flags it by itself (
 RISK_GAP = -0.2     # ... provided it is no more than this below the value for "no risk"
 RISK_CONFIRM = -0.4  # a risk the lexicon flags stands when the model gives it at least this
 TOPIC_MIN = -0.7  # below this best topic value the model has no topic to offer and the lexicon's are used
+NONE_MIN = 0.0  # "nothing to route" overrules the lexicon's topics only when the model gives it at least this
 CLARIFY = 0.2  # topics within this of the best one's value are offered as a clarifying question
 CHARS, WORDS = (2, 5), (1, 2)  # n-gram lengths: letters inside words, and words
 TOPIC_C, RISK_C = 0.5, 2.0  # the classifiers' regularisation (larger: fit the training messages more closely)
@@ -162,7 +163,7 @@ class Model:
         risks = tuple(sorted(flagged, key=risk_values.get, reverse=True))
         order = topic_values.argsort()[::-1]
         best, top = self.topics[order[0]], float(topic_values[order[0]])
-        if top < TOPIC_MIN or (best in risk_values and best not in risks):
+        if top < TOPIC_MIN or (best in risk_values and best not in risks) or (best == "none" and top < NONE_MIN):
             return risks, None  # unsure, or a risk's topic without the risk: the lexicon's topics decide
         if best == "none":
             return risks, ()  # a greeting, thanks, or something off-topic: nothing to route

@@ -16,7 +16,7 @@ from safety import learned
 from safety import understand as understand_module
 from safety.understand import RISKS, TOPICS, analyse, decide, understand
 
-from .conftest import WebChat, make_config
+from .conftest import SmsClient, WebChat, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,15 @@ ODD = ["", "   ", "!!!", "a", "😢😢", "ｅｘｉｔ", "he's  OUTSIDE\twith a
 @pytest.fixture(scope="module")
 def model():
     return learned.model("en")
+
+
+@pytest.fixture
+def unlimited(tmp_path):
+    """The app without the per-minute limits (SMS overall, web per client): these tests send hundreds of first
+    messages in seconds."""
+    app = create_app(make_config(tmp_path, SMS_RATE_OVERALL=10**6, WEB_RATE_PER_CLIENT=10**6))
+    yield app
+    app.extensions["waymark"].store.close()
 
 
 @pytest.mark.parametrize("lang", learned.languages())
@@ -87,7 +96,7 @@ INTERRUPT = {"danger_now": "common.risk_danger_now", "self_harm": "common.risk_s
              "child_at_risk": "common.risk_child", "recent_sexual_assault": "common.risk_recent_sexual_assault"}
 RISK_OF = {msg: risk for risk, msg in INTERRUPT.items()}
 PHONE = re.compile(r"\d[\d ]*\d")  # 999, 116 123, 0808 802 9999: the splitter never cuts one
-VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcde"]
+VALIDATION_LANGUAGES = [ROOT / "tests" / "data" / f"validation_lang_{part}.yaml" for part in "abcdef"]
 
 
 def risky(*paths: Path) -> list[dict]:
@@ -157,27 +166,30 @@ def test_calm_answers_mid_conversation_rarely_raise_an_alarm():
     assert len(items) == 457 and len(lexicon) <= 1 and len(alarms) <= 16, (lexicon, alarms)
 
 
-def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
+def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(unlimited):
     """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
+    app, sms = unlimited, SmsClient(unlimited)
     items = risky(*(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_d", "_e")))
     got = interrupted_by_first_sms(app, sms, items, "+4477009")
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 
-def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_persons_first_sms(app, sms):
+def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_persons_first_sms(unlimited):
     """The seven other languages' validation risk messages (written blind, never trained on) as first texts."""
+    app, sms = unlimited, SmsClient(unlimited)
     items = risky(*VALIDATION_LANGUAGES)
     got = interrupted_by_first_sms(app, sms, items, "+4477007")
     assert got / len(items) >= 0.9, f"{got} of {len(items)}"
 
 
-def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(app, sms):
+def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(unlimited):
     """Blind messages without risk, through the real webhook as first texts: nearly all land in their
     topic's state (or get a clarifying question that offers it), and each that lands gets every number
     the state always names in that first reply."""
+    app, sms = unlimited, SmsClient(unlimited)
     w = app.extensions["waymark"]
     states = w.runtime.library.topics
-    items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml")
+    items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml", "validation_f.yaml")
              for m in learned.read(ROOT / "tests" / "data" / name) if m["risk"] == "none" and m["topic"] in states]
     right = 0
     for n, item in enumerate(items):
@@ -191,18 +203,18 @@ def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_pe
 
 
 def test_validation_risk_messages_get_their_interrupt_in_a_new_web_chats_first_reply(client, web):
-    """The other validation set's risk messages, each as the first words of a new web chat."""
-    items = risky(ROOT / "tests" / "data" / "validation_b.yaml")
+    """The other validation sets' risk messages, each as the first words of a new web chat."""
+    items = risky(ROOT / "tests" / "data" / "validation_b.yaml", ROOT / "tests" / "data" / "validation_f.yaml")
     got = 0
     for item in items:
         got += web_interrupted(type(web)(client).say(item["text"]), item["risk"])
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 
-def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_chats_first_reply(tmp_path):
+def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_web_chats_first_reply(unlimited):
     """The seven other languages' validation risk messages, each as the first words of a new web chat
     (two calls a chat from one test client: more than the usual limit a minute for one client)."""
-    client = create_app(make_config(tmp_path, WEB_RATE_PER_CLIENT=10**6)).test_client()
+    client = unlimited.test_client()
     items = risky(*VALIDATION_LANGUAGES)
     got = 0
     for item in items:

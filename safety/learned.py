@@ -164,7 +164,7 @@ class Model:
         order = topic_values.argsort()[::-1]
         best, top = self.topics[order[0]], float(topic_values[order[0]])
         if top < TOPIC_MIN or (best in risk_values and best not in risks) or (best == "none" and top < NONE_MIN):
-            return risks, None  # unsure, or a risk's topic without the risk: the lexicon's topics decide
+            return risks, None  # unsure, a risk's topic without the risk, or an unsure "none": the lexicon's topics decide
         if best == "none":
             return risks, ()  # a greeting, thanks, or something off-topic: nothing to route
         close = [t for t in (self.topics[i] for i in order if top - topic_values[i] < CLARIFY)

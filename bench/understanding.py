@@ -10,7 +10,7 @@ Three sets of English messages, never mixed:
 - held-out: tests/data/heldout_final.yaml, heldout_fresh.yaml, heldout_english_g.yaml, _h.yaml and _i.yaml,
   written blind, never trained or tuned on; only their aggregate figures are ever printed, never
   their messages (n/a without them).
-In the seven other languages: validation_lang_a to _e (settings chosen on them; _d is romanised Arabic,
+In the seven other languages: validation_lang_a to _f (settings chosen on them; _d is romanised Arabic,
 Urdu and Tamil) and, as a new person's first message, heldout_languages_d, _e, _f, _h, _i and _j (written blind; the older
 held-out sets are now training).
 

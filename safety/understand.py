@@ -172,10 +172,11 @@ def detect_language(text: str) -> str | None:
         return "ta"
     if script not in ("latin", "arabic"):
         return _by_detector(text)
-    if script == "arabic" and any(c in URDU_LETTERS for c in text):
-        return "ur"
-    if script == "arabic" and any(c in ARABIC_LETTERS for c in text) and not any(c in PERSIAN_URDU_LETTERS for c in text):
-        return "ar"  # "انا خايفة منه", which the detector places as Urdu
+    if script == "arabic":
+        if any(c in URDU_LETTERS for c in text):
+            return "ur"
+        if any(c in ARABIC_LETTERS for c in text) and not any(c in PERSIAN_URDU_LETTERS for c in text):
+            return "ar"  # "انا خايفة منه", which the detector places as Urdu
     words = [w for w in _bundle("en").words(text, fuzzy=False) if w.isalpha()]
     if script == "latin":
         tokens = LATIN_TOKEN.findall(POSTCODE.sub(" ", text).lower())

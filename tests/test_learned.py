@@ -38,6 +38,11 @@ def unlimited(tmp_path):
     app.extensions["waymark"].store.close()
 
 
+@pytest.fixture
+def unlimited_sms(unlimited):
+    return SmsClient(unlimited)
+
+
 @pytest.mark.parametrize("lang", learned.languages())
 def test_each_saved_model_was_trained_on_the_training_files_as_they_are(lang):
     model = learned.model(lang)
@@ -126,9 +131,9 @@ def missing_numbers(w, state: str, reply: str, lang: str) -> list[str]:
     return sorted(s for s in named if services[s].available and services[s].phone not in reply)
 
 
-def interrupted_by_first_sms(app, sms, items: list[dict], prefix: str) -> int:
+def interrupted_by_first_sms(sms, items: list[dict], prefix: str) -> int:
     """Send each message as a new person's first text; count those `sms_interrupted` says got their interrupt."""
-    w = app.extensions["waymark"]
+    w = sms.app.extensions["waymark"]
     got = 0
     for n, item in enumerate(items):
         number = f"{prefix}{n:05d}"
@@ -166,28 +171,25 @@ def test_calm_answers_mid_conversation_rarely_raise_an_alarm():
     assert len(items) == 457 and len(lexicon) <= 1 and len(alarms) <= 16, (lexicon, alarms)
 
 
-def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(unlimited):
+def test_validation_risk_messages_get_their_interrupt_in_a_new_persons_first_sms(unlimited_sms):
     """Blind messages the model never trained on, through the real webhook: the first reply is the interrupt."""
-    app, sms = unlimited, SmsClient(unlimited)
     items = risky(*(ROOT / "tests" / "data" / f"validation{part}.yaml" for part in ("", "_d", "_e")))
-    got = interrupted_by_first_sms(app, sms, items, "+4477009")
+    got = interrupted_by_first_sms(unlimited_sms, items, "+4477009")
     assert got / len(items) >= 0.95, f"{got} of {len(items)}"
 
 
-def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_persons_first_sms(unlimited):
+def test_risk_messages_in_the_other_languages_get_their_interrupt_in_a_new_persons_first_sms(unlimited_sms):
     """The seven other languages' validation risk messages (written blind, never trained on) as first texts."""
-    app, sms = unlimited, SmsClient(unlimited)
     items = risky(*VALIDATION_LANGUAGES)
-    got = interrupted_by_first_sms(app, sms, items, "+4477007")
+    got = interrupted_by_first_sms(unlimited_sms, items, "+4477007")
     assert got / len(items) >= 0.9, f"{got} of {len(items)}"
 
 
-def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(unlimited):
+def test_validation_topic_messages_reach_their_topic_and_its_numbers_in_a_new_persons_first_sms(unlimited, unlimited_sms):
     """Blind messages without risk, through the real webhook as first texts: nearly all land in their
     topic's state (or get a clarifying question that offers it), and each that lands gets every number
     the state always names in that first reply."""
-    app, sms = unlimited, SmsClient(unlimited)
-    w = app.extensions["waymark"]
+    sms, w = unlimited_sms, unlimited.extensions["waymark"]
     states = w.runtime.library.topics
     items = [m for name in ("validation.yaml", "validation_b.yaml", "validation_d.yaml", "validation_f.yaml")
              for m in learned.read(ROOT / "tests" / "data" / name) if m["risk"] == "none" and m["topic"] in states]

@@ -113,6 +113,7 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
     # The model of the language it is written in, else of the conversation's (Tanglish reads as Dutch to the detector)
     model = (language and learned.model(language) or learned.model(lang)) if use_model else None
     likeliest, scores = model.read(text, risks) if model is not None else (tuple(risks), None)
+    likeliest += tuple(sorted(r for kind, r in matched if kind == "sure" and r not in likeliest))  # never vetoed
     risks = frozenset(likeliest) | _unplaced_risks(text, lang, language, fuzzy)
     if scores is None:  # no model, or nothing it can say: the lexicon's reading stands
         return Understanding(risks, bundle.score(matched, risks), language)
@@ -352,6 +353,8 @@ class Bundle:
             for risk, spec in (lex.get("risks") or {}).items():
                 for p in spec.get("patterns") or []:
                     self._add(compiler, p, ("risk", risk), 0.0)
+                for p in spec.get("sure") or []:
+                    self._add(compiler, p, ("sure", risk), 0.0)
                 # Each guard is maybe / unless / urgent: a maybe match flags the risk unless an
                 # unless pattern of the same guard matches, and an urgent one overrides that.
                 guards = [spec] + list(spec.get("guarded") or [])
@@ -481,7 +484,7 @@ class Bundle:
         """Return the risks the matches flag: a pattern, or a guarded maybe that no unless (or an urgent) stops."""
         return frozenset(
             r for r in RISKS
-            if ("risk", r) in matched or any(
+            if ("risk", r) in matched or ("sure", r) in matched or any(
                 ("maybe", g) in matched and (("unless", g) not in matched or ("urgent", g) in matched)
                 for g in self.guards.get(r, ())
             )

@@ -157,6 +157,18 @@ def test_a_few_words_of_panic_in_another_language_get_their_interrupt_in_a_new_p
     assert sms_interrupted(w, w.store.load(w.key("sms", "+447700900555")), reply, risk), (text, reply)
 
 
+AGE_GAPS = ["i am 15 and my boyfriend is 25", "my bf is 22 and im 15 is that ok", "im 13 and i have a 20 year old boyfriend",
+            "im 14 my bf is 19"]
+OF_AN_AGE = ["i am 15 and my boyfriend is 16", "im 17 and my boyfriend is 19", "when i was 15 my boyfriend was 25"]
+
+
+def test_a_girl_under_16_with_an_adult_boyfriend_gets_the_child_interrupt_which_the_model_cannot_veto(unlimited_sms):
+    """The model cannot read ages: it vetoed these ("sure" patterns in safety/lexicons/en.yaml now stand)."""
+    at_risk = [{"text": t, "risk": "child_at_risk"} for t in AGE_GAPS]
+    assert interrupted_by_first_sms(unlimited_sms, at_risk, "+44770077") == len(AGE_GAPS)
+    assert [t for t in OF_AN_AGE if understand(t).risks] == []
+
+
 def test_calm_short_answers_are_not_read_as_a_risk():
     assert [t for t in CALM_ANSWERS if understand(t).risks] == []
 

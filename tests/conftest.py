@@ -15,6 +15,11 @@ from twilio.request_validator import RequestValidator
 from bot import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
+DATA = Path(__file__).parent / "data"
+# Labelled messages written blind and never trained on (the models' settings are chosen on them): English, and
+# the seven other languages. bench/understanding.py reads the same lists.
+VALIDATION = tuple(DATA / f"validation{part}.yaml" for part in ("", "_b", "_c", "_d", "_e", "_f", "_g"))
+VALIDATION_LANGUAGES = tuple(DATA / f"validation_lang_{part}.yaml" for part in "abcdefg")
 
 
 def make_config(tmp_path: Path, **extra) -> dict:

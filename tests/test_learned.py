@@ -170,6 +170,20 @@ def test_a_girl_with_an_adult_boyfriend_or_being_married_off_gets_the_child_inte
     assert [t for t in NOT_BY_AGE if build().engine.read(t, "en").risks] == []
 
 
+BY_NAME = [("karma nirvana number?", "karma_nirvana"), ("how do i contact galop", "galop"),
+           ("mens advice line", "mens_advice_line"), ("suzy lamplugh number", "stalking_helpline"),
+           ("southall black sisters number", "southall_black_sisters"), ("how do i contact victim support", "victim_support"),
+           ("childline number", "childline"), ("revenge porn helpline number", "revenge_porn_helpline")]
+
+
+@pytest.mark.parametrize("text,service", BY_NAME)
+def test_asking_for_a_service_by_name_gets_its_number_in_the_first_sms(unlimited_sms, text, service):
+    """"karma nirvana number?" had been read as Portuguese and routed nowhere; "how do i contact galop" went to
+    children's contact arrangements."""
+    reply = " ".join(unlimited_sms.send(text, from_="+447700900777"))
+    assert unlimited_sms.app.extensions["waymark"].runtime.services[service].phone in reply, reply
+
+
 def test_calm_short_answers_are_not_read_as_a_risk():
     assert [t for t in CALM_ANSWERS if understand(t).risks] == []
 

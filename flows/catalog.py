@@ -72,11 +72,12 @@ def placeholders(text: str) -> list[str]:
 
 
 class _Values(dict):
-    """Format values: service ids resolve to Service objects, other names to the given params."""
+    """Format values: service ids resolve to Service objects, other names to the given params (a param
+    written "@<service id>" is that service: {service.phone})."""
 
     def __init__(self, services: dict[str, Service], params: dict):
-        super().__init__(params)
         self.services = services
+        super().__init__({k: self[v[1:]] if isinstance(v, str) and v.startswith("@") else v for k, v in params.items()})
 
     def __missing__(self, key):
         service = self.services.get(key)

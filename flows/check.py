@@ -22,11 +22,13 @@ from .segments import over_budget
 
 BLAMING_DIR = Path(__file__).resolve().parent.parent / "safety" / "blaming"
 ENGINE_IDS = ("common.first_words", "common.emergency", "common.language_offer", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
-              "common.error", "common.clarify", *RISK_MESSAGES.values())
+              "common.error", "common.clarify", "common.clarify_call", *RISK_MESSAGES.values())
 # Said by the app itself during a live chat with a worker (bot/handoff.py).
 APP_IDS = ("talk.likely_wait", "talk.joined", "talk.transferred", "talk.no_one_free", "talk.risk_alert")
 # Placeholders the app fills itself (not from the directory): the language offer, a wait, a length limit.
 APP_PARAMS = {"language", "number", "minutes", "max"}
+# Placeholders whose service the engine names when it says the message ({service.phone}: a number to call).
+SERVICE_PARAMS = {"service"}
 # Twilio answers these itself (opt-out and opt-in): never a command word or an option label.
 TWILIO_RESERVED = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "start", "unstop"}
 MIN_READING_EASE = 60
@@ -104,7 +106,7 @@ def check_messages(library: Library, catalogs: Catalogs, services: dict[str, Ser
                 sid, _, attr = name.partition(".")
                 service = services.get(sid)
                 if service is None or attr not in FIELDS:
-                    if name not in APP_PARAMS:
+                    if name not in APP_PARAMS and not (sid in SERVICE_PARAMS and attr in FIELDS):
                         problems.append(f"{where}: {{{name}}} names no directory entry or field")
                     continue
                 if not service.available:

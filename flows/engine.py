@@ -21,6 +21,7 @@ FUZZY_CUTOFF = 80  # rapidfuzz score (0-100) an answer must reach to count as an
 FUZZY_MARGIN = 8  # and how far ahead of the next option it must be, so a guess is never a coin toss
 MISSES_BEFORE_HELP = 2
 NUMBER = re.compile(r"\s*(\d{1,3})\s*[.)]?\s*")  # "2", " 2 ", "2." and "2)" all mean option 2
+PHONE_OF = re.compile(r"\{(\w+)\.phone\}")  # a service's number in a message: {ndah.phone}
 RISK_MESSAGES = {
     "danger_now": "common.risk_danger_now",
     "self_harm": "common.risk_self_harm",
@@ -148,6 +149,10 @@ class Engine:
         # Each language's own name (`language.name_<code>`, the same in every catalog) switches to it.
         self.names = {code: texts(f"language.name_{code}", "en") for code in languages}
         self.by_name = {normalize(name): code for code, name in self.names.items()}
+        # The services whose numbers each topic's page always gives, in order (not 999, said on every first reply).
+        self.numbers = {topic: [s for say in library.states[state].say if not (say.if_ or say.unless)
+                                for s in PHONE_OF.findall(texts(say.msg, "en")) if s in available and s != "emergency_999"]
+                        for topic, state in library.topics.items()}
 
     # -- the pure step ------------------------------------------------------------------------
 
@@ -370,12 +375,20 @@ class Engine:
             return self._enter(conv, self.library.topics[known[0]], push=True, previous=conv.state)
         if len(known) > 1:
             conv = replace(conv, pending=known[:3])
-            return Turn(conv, (Message("common.clarify"),), self._topic_options(conv.pending))
+            return Turn(conv, (*self._number_meanwhile(conv.pending), Message("common.clarify")),
+                        self._topic_options(conv.pending))
         misses = conv.misses + 1
         conv = replace(conv, misses=misses, pending=())
         first = "common.no_match_twice" if misses >= MISSES_BEFORE_HELP else "common.no_match"
         messages = [Message(first)] + ([Message(state.ask)] if state.ask else [])
         return Turn(conv, tuple(messages), self._options(state))
+
+
+    def _number_meanwhile(self, topics: tuple[str, ...]) -> tuple[Message, ...]:
+        """A number to call while choosing: the first one every choice's page gives, else the first choice's."""
+        first = next((self.numbers[t] for t in topics if self.numbers[t]), [])
+        shared = [s for s in first if all(s in self.numbers[t] for t in topics)] or first
+        return (Message("common.clarify_call", (("service", "@" + shared[0]),)),) if shared else ()
 
 
 class _Cursor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from flows.engine import Conversation, Understanding, normalize
@@ -280,3 +282,23 @@ def test_a_first_message_at_risk_puts_the_emergency_first_without_the_navigation
     assert reply.ids[0] == "common.risk_danger_now" and "common.first_words" in reply.ids
     assert reply.options and reply.nav == ""  # the line on how to leave names EXIT already
     assert rt.renderer.turn(walk(rt, "1")).nav  # every other reply with choices keeps it
+
+
+@pytest.mark.parametrize("topics,service", [
+    (["someone_else", "domestic_abuse"], "ndah"),  # both pages give the National Domestic Abuse Helpline
+    (["online_abuse", "stalking"], "revenge_porn_helpline"),  # none in common: the first choice's
+    (["recovery", "sexual_violence"], "rape_crisis_247"),  # the first choice's page gives none: the next one's
+])
+def test_a_clarifying_first_reply_gives_a_number_to_call_meanwhile(topics, service):
+    rt = build(understand=understood(topics=topics, when="stuff"))
+    turn = rt.engine.step(Conversation(key="k", channel="t"), "some stuff is going on")
+    assert ids(turn) == ["common.first_words", "common.emergency", "common.clarify_call", "common.clarify"]
+    text = " ".join(rt.renderer.turn(turn).messages)
+    assert rt.services[service].phone in text and "{" not in text
+
+
+def test_a_number_to_call_meanwhile_is_left_out_when_its_service_is_not_available():
+    rt = build(understand=understood(topics=["online_abuse", "stalking"], when="stuff"))
+    rt.services["revenge_porn_helpline"] = replace(rt.services["revenge_porn_helpline"], phone=None)
+    reply = rt.renderer.turn(rt.engine.step(Conversation(key="k", channel="t"), "some stuff"))
+    assert "common.clarify_call" not in reply.ids and "common.clarify" in reply.ids

@@ -237,10 +237,14 @@ class Engine:
         Someone who opens with what is happening gets the right number at once, after one line on how
         to leave and the emergency route; everyone else gets the welcome and its safety check.
         """
-        named = self.by_name.get(normalize(text))
+        words = normalize(text)
+        named = self.by_name.get(words)
         if named:
             return self.switch(conv, named)
-        return self.first_reply(conv, self.read(text, conv.lang) if normalize(text) else Understanding())
+        if self.command(words, conv.lang) == "language":  # "i dont speak english": the languages we speak
+            turn = self._trigger(self.start(conv).conversation, "cmd_language")
+            return replace(turn, messages=(Message("common.first_words"), Message("common.emergency"), *turn.messages))
+        return self.first_reply(conv, self.read(text, conv.lang) if words else Understanding())
 
     def first_reply(self, conv: Conversation, understood: Understanding) -> Turn:
         """Answer what was understood of a new person's first message, in the language it was written in

@@ -115,6 +115,9 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
     likeliest, scores = model.read(text, risks) if model is not None else (tuple(risks), None)
     likeliest += tuple(sorted(r for kind, r in matched if kind == "sure" and r not in likeliest))  # never vetoed
     risks = frozenset(likeliest) | _unplaced_risks(text, lang, language, fuzzy)
+    asked = {code for kind, code in matched if kind == "asks"}
+    if len(asked) == 1 and not risks:
+        language = asked.pop()  # "do you speak polish": the language to offer is the one asked for
     if scores is None:  # no model, or nothing it can say: the lexicon's reading stands
         return Understanding(risks, bundle.score(matched, risks), language)
     # A risk's own topic comes first, as the labels say; of two risks, the likelier one's, with no question
@@ -367,6 +370,9 @@ class Bundle:
                         for p in guard.get(kind) or []:
                             self._add(compiler, p, (kind, name), 0.0)
             self.risk_vocab |= compiler.vocab
+            for code, patterns in (lex.get("asks_for") or {}).items():
+                for p in patterns:
+                    self._add(compiler, p, ("asks", code), 0.0)
             for topic, spec in (lex.get("topics") or {}).items():
                 self.rank[topic] = max(self.rank.get(topic, 1), int(spec.get("rank", 1)))
                 for tier, weight in (("strong", STRONG), ("weak", WEAK)):

@@ -297,3 +297,26 @@ def test_text_in_a_language_without_a_model_is_read_with_the_conversations(monke
     text = "naan seththu pogalaamnu yosikkiren ippo"
     assert "self_harm" in analyse(text, "ta").risks
     assert not analyse(text, "ta", use_model=False).risks
+
+
+def test_asking_in_english_for_a_language_we_speak_answers_in_it_or_offers_it(app, sms):
+    w = app.extensions["waymark"]
+    sms.send("do you speak polish", from_="+447700900601")  # a first text: answered in Polish
+    assert w.store.load(w.key("sms", "+447700900601")).lang == "pl"
+    sms.send("hi", from_="+447700900602")
+    sms.send("1", from_="+447700900602")
+    reply = " ".join(sms.send("is there an arabic version", from_="+447700900602"))  # later: offered
+    assert w.runtime.renderer.message(w.runtime.engine.offer("ar"), "ar") in reply
+    assert w.store.load(w.key("sms", "+447700900602")).lang == "en"
+    for text in ("my husband is polish and he hits me", "he shouted at me in polish"):
+        assert understand(text).language in (None, "en"), text
+    danger = understand("do you speak polish, he is hitting me now")
+    assert danger.risks == {"danger_now"} and danger.language == "en"  # a risk is answered first, as written
+
+
+@pytest.mark.parametrize("text", ["i dont speak english", "my english is not good", "interpreter"])
+def test_a_first_text_saying_little_english_gets_the_languages_we_speak_and_999(app, sms, text):
+    w = app.extensions["waymark"]
+    reply = " ".join(sms.send(text, from_="+447700900603"))
+    assert w.store.load(w.key("sms", "+447700900603")).state == "language.choose"
+    assert "999" in reply and "Polski" in reply and "اردو" in reply

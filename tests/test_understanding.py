@@ -388,6 +388,11 @@ def test_tanglish_says_what_tamil_script_says_about_not_wanting_to_live(text):
     assert "self_harm" in lexicon(text, "ta").risks
 
 
+def test_no_wish_to_be_alive_is_never_vetoed_by_the_model_whatever_follows():
+    """The Tamil model had vetoed it with a clause after it; the lexicon's `sure` patterns now stand."""
+    assert "self_harm" in understand("naan uyiroda irukka virumbala, enna pannanum nu theriyala", "ta").risks
+
+
 @pytest.mark.parametrize("text,lang", [
     ("help me now", "en"), ("pls hurry", "en"), ("بسرعة ساعدوني", "ar"), ("sa3douni besor3a", "ar"),
     ("빨리 도와주세요", "ko"), ("ajutati-ma repede", "ro"), ("சீக்கிரம் உதவி பண்ணுங்க", "ta"), ("seekiram help pannunga", "ta"),

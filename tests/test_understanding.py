@@ -28,6 +28,7 @@ def ids(item):
 
 MUST_INTERRUPT = [
     ("hes outside with a knife", "danger_now"),
+    ("he said if i leave he'll kill the kids", "child_at_risk"),  # read as nothing until 2026-11-27
     ("he's going to kill me", "danger_now"),
     ("HE'S GOING TO KILL ME!!!", "danger_now"),
     ("hes gonna kill me", "danger_now"),

@@ -132,6 +132,7 @@ class Engine:
         self.languages = languages
         self.command_words: dict[str, dict[str, str]] = {}
         self.labels: dict[str, dict[str, str]] = {}
+        self.answers: dict[str, dict[str, str]] = {}
         for lang in languages:
             words = {}
             for command in library.commands.values():
@@ -146,6 +147,9 @@ class Engine:
             label_ids = {o.label for s in library.states.values() for o in s.options}
             label_ids |= {f"topic.{t}" for t in library.topics}
             self.labels[lang] = {label: normalize(texts(label, lang)) for label in label_ids}
+            # "yeah", "nope", "nah": yes and no said any way, in the language or in English (its own words win)
+            self.answers[lang] = {normalize(w): kind for kind in ("no", "yes") for source in ("en", lang)
+                                  for w in texts(f"common.words_{kind}", source).split("|") if normalize(w)}
         # Each language's own name (`language.name_<code>`, the same in every catalog) switches to it.
         self.names = {code: texts(f"language.name_{code}", "en") for code in languages}
         self.by_name = {normalize(name): code for code, name in self.names.items()}
@@ -291,6 +295,10 @@ class Engine:
                     return option
                 if text:
                     choices[text] = option
+        kind = self.answers.get(lang, self.answers["en"]).get(words)
+        meant = [o for o in options if kind and o.answer == kind]
+        if len(meant) == 1:  # "no" to "Is it safe to talk? 1 Yes, it's safe 2 Not now"
+            return meant[0]
         ranked = sorted(((score(words, text), text) for text in choices), reverse=True)
         best = [r for r in ranked if r[0] >= FUZZY_CUTOFF]
         if not best:

@@ -13,7 +13,8 @@ START = "welcome.start"
 MENU = "main.menu"
 NOT_FLOWS = {"directory.yaml", "commands.yaml"}
 STATE_KEYS = {"say", "ask", "options", "any", "topic", "action", "capture", "entry"}
-OPTION_KEYS = {"id", "label", "go", "set", "if", "unless"}
+OPTION_KEYS = {"id", "label", "go", "set", "if", "unless", "answer"}
+ANSWERS = {"yes", "no"}  # an option that means yes or no is also chosen by the words for it ("yeah", "nope")
 SETTABLE = {"lang", "discreet"}
 COMMANDS = ("exit", "menu", "back", "help", "talk", "language")
 ID = re.compile(r"^[a-z0-9_]+$")
@@ -44,6 +45,7 @@ class Option:
     where: str = ""
     if_: str | None = None  # offered only when this service is available or this condition holds
     unless: str | None = None
+    answer: str | None = None  # "yes" or "no": also chosen by `common.words_yes` / `common.words_no`
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,10 @@ def _parse_flow(path: Path, problems: list[str]) -> tuple[list[State], dict[str,
             okey = f"{key}.options[{i}]"
             owhere = f"{path.name}:{getattr(od, 'line', 0)}"
             if not isinstance(od, dict) or not {"id", "label", "go"} <= set(od) or set(od) - OPTION_KEYS:
-                problems.append(f"{owhere}: {okey}: an option needs id, label and go (and may have set, if, unless)")
+                problems.append(f"{owhere}: {okey}: an option needs id, label and go (and may have set, if, unless, answer)")
                 continue
+            if od.get("answer") is not None and od["answer"] not in ANSWERS:
+                problems.append(f"{owhere}: {okey}.answer: must be one of {sorted(ANSWERS)}")
             if not ID.match(str(od["id"])) or od["id"] in seen:
                 problems.append(f"{owhere}: {okey}.id: {od['id']!r} must be [a-z0-9_]+ and unique in the state")
             seen.add(od["id"])
@@ -182,7 +186,7 @@ def _parse_flow(path: Path, problems: list[str]) -> tuple[list[State], dict[str,
                 problems.append(f"{owhere}: {okey}.set: only {sorted(SETTABLE)} may be set")
                 settings = {}
             options.append(Option(str(od["id"]), od["label"], str(od["go"]), tuple(settings.items()), owhere,
-                                  od.get("if"), od.get("unless")))
+                                  od.get("if"), od.get("unless"), od.get("answer")))
         ask = sd.get("ask")
         if options and not ask:
             problems.append(f"{where}: {key}.ask: a state with options must ask a question")

@@ -320,3 +320,18 @@ def test_a_first_text_saying_little_english_gets_the_languages_we_speak_and_999(
     reply = " ".join(sms.send(text, from_="+447700900603"))
     assert w.store.load(w.key("sms", "+447700900603")).state == "language.choose"
     assert "999" in reply and "Polski" in reply and "اردو" in reply
+
+
+@pytest.mark.parametrize("answers,state", [
+    (["hi", "no"], "welcome.paused"),  # "no" to "Is it safe to talk right now?" had not been understood
+    (["hi", "yeah", "nope"], "main.menu"),
+    (["hi", "yep", "nah"], "main.menu"),
+    (["cześć", "nie"], "welcome.paused"),  # in Polish, "nie" is "Nie teraz"
+    (["안녕하세요", "네"], "welcome.seen"),
+    (["اردو", "nahi"], "welcome.paused"),  # Urdu chosen by its name, then "no" in Roman Urdu
+])
+def test_yes_and_no_said_any_way_choose_the_option_that_means_it(app, sms, answers, state):
+    w = app.extensions["waymark"]
+    for text in answers:
+        sms.send(text, from_="+447700900604")
+    assert w.store.load(w.key("sms", "+447700900604")).state == state

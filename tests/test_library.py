@@ -70,6 +70,11 @@ def test_options_need_a_question_and_valid_ids(flows):
     assert any("'Steps!' must be [a-z0-9_]+" in p for p in found)
 
 
+def test_an_option_answer_is_yes_or_no(flows):
+    edit(flows / "danger.yaml", "      - {id: steps", "      - {answer: maybe, id: steps")
+    assert any("options[0].answer: must be one of ['no', 'yes']" in p for p in problems_of(flows))
+
+
 def test_unknown_state_key_is_named(flows):
     edit(flows / "help.yaml", "    say: [help.info]", "    sya: [help.info]")
     assert any("states.start: unknown key(s) ['sya']" in p for p in problems_of(flows))

@@ -97,12 +97,14 @@ def score(words: str, label: str) -> float:
     """Score how well an answer matches a label (0-100): typos by edit distance, extra words by token sets.
 
     Token sets count only when the label's words all appear in the answer ("no they can't" for "No"),
-    or the answer is a real word or more inside the label ("yes" for "Yes, they might"); never a few
+    or the answer is real words inside the label, a single word only where the label opens with it
+    ("yes" for "Yes, they might", but not "what" for "Understand what is happening"); never a few
     letters inside another word ("no" inside "know"), which is where partial matching goes wrong.
     """
     result = fuzz.ratio(words, label)
     said, offered = set(words.split()), set(label.split())
-    if offered <= said or (said <= offered and len(words) >= 3):
+    inside = said <= offered and len(words) >= 3 and (len(said) > 1 or label.startswith(words + " "))
+    if offered <= said or inside:
         result = max(result, fuzz.token_set_ratio(words, label))
     return result
 

@@ -302,3 +302,13 @@ def test_a_number_to_call_meanwhile_is_left_out_when_its_service_is_not_availabl
     rt.services["revenge_porn_helpline"] = replace(rt.services["revenge_porn_helpline"], phone=None)
     reply = rt.renderer.turn(rt.engine.step(Conversation(key="k", channel="t"), "some stuff"))
     assert "common.clarify_call" not in reply.ids and "common.clarify" in reply.ids
+
+
+@pytest.mark.parametrize("answer", ["what", "is", "my"])
+def test_one_word_inside_a_label_is_not_a_choice_unless_the_label_opens_with_it(answer):
+    rt = build()
+    menu = walk(rt, "1", "2")  # safe to talk; no one else can see: the main menu
+    assert menu.conversation.state == "main.menu"
+    turn = rt.engine.step(menu.conversation, answer)
+    assert turn.conversation.state == "main.menu" and ids(turn)[0] == "common.no_match"
+    assert rt.engine.step(walk(rt).conversation, "yes").conversation.state == "welcome.seen"  # "Yes, it's safe"

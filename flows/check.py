@@ -23,7 +23,7 @@ from .segments import over_budget
 BLAMING_DIR = Path(__file__).resolve().parent.parent / "safety" / "blaming"
 ENGINE_IDS = ("common.first_words", "common.emergency", "common.language_offer", "common.no_match", "common.no_match_twice", "common.nav", "common.carry_on", "common.exit_done",
               "common.error", "common.clarify", "common.clarify_call",
-              "common.words_yes", "common.words_no", *RISK_MESSAGES.values())
+              "common.words_yes", "common.words_no", "common.words_thanks", "common.thanks_reply", *RISK_MESSAGES.values())
 # Said by the app itself during a live chat with a worker (bot/handoff.py).
 APP_IDS = ("talk.likely_wait", "talk.joined", "talk.transferred", "talk.no_one_free", "talk.risk_alert")
 # Placeholders the app fills itself (not from the directory): the language offer, a wait, a length limit.

@@ -149,8 +149,9 @@ class Engine:
             label_ids = {o.label for s in library.states.values() for o in s.options}
             label_ids |= {f"topic.{t}" for t in library.topics}
             self.labels[lang] = {label: normalize(texts(label, lang)) for label in label_ids}
-            # "yeah", "nope", "nah": yes and no said any way, in the language or in English (its own words win)
-            self.answers[lang] = {normalize(w): kind for kind in ("no", "yes") for source in ("en", lang)
+            # "yeah", "nope", "nah", "thanks": yes, no and thank you said any way, in the language or in
+            # English (its own words win)
+            self.answers[lang] = {normalize(w): kind for kind in ("no", "yes", "thanks") for source in ("en", lang)
                                   for w in texts(f"common.words_{kind}", source).split("|") if normalize(w)}
         # Each language's own name (`language.name_<code>`, the same in every catalog) switches to it.
         self.names = {code: texts(f"language.name_{code}", "en") for code in languages}
@@ -229,6 +230,8 @@ class Engine:
         if state.any:
             turn = self._trigger(conv, "any")
             return replace(turn, captured=((state.capture, text),)) if state.capture else turn
+        if not understood.topics and self.answers.get(conv.lang, self.answers["en"]).get(normalize(text)) == "thanks":
+            return Turn(replace(conv, misses=0), (Message("common.thanks_reply"),), self.offered(conv))
         return self._route_or_reprompt(conv, state, understood.topics)
 
     def _chose_help_for(self, state: State, text: str, lang: str, risks: frozenset[str]) -> bool:

@@ -335,3 +335,14 @@ def test_yes_and_no_said_any_way_choose_the_option_that_means_it(app, sms, answe
     for text in answers:
         sms.send(text, from_="+447700900604")
     assert w.store.load(w.key("sms", "+447700900604")).state == state
+
+
+@pytest.mark.parametrize("text", ["thanks", "thank you", "ok thanks", "bye"])
+def test_thanks_or_goodbye_gets_a_kind_line_not_sorry_i_didnt_understand(app, sms, text):
+    w = app.extensions["waymark"]
+    for answer in ("hi", "1", "2"):  # safe to talk; no one else can see: the main menu
+        sms.send(answer, from_="+447700900605")
+    reply = " ".join(sms.send(text, from_="+447700900605"))
+    conv = w.store.load(w.key("sms", "+447700900605"))
+    assert reply.startswith("Waymark") and "Take care" in reply and "understand" not in reply
+    assert conv.state == "main.menu" and conv.misses == 0 and "1 I'm in danger now" in reply

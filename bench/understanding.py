@@ -237,7 +237,7 @@ def main() -> None:
           f"{wrong:.3f} of {ne} English messages given another language")
 
     languages = [i for path in VALIDATION_LANGUAGES for i in _items(path)]
-    print("validation in the other languages (validation_lang_a to _f):")
+    print("validation in the other languages (validation_lang_a to _g):")
     for lang in sorted({i["lang"] for i in languages}):
         r = evaluate([i for i in languages if i["lang"] == lang])
         print(f"  {lang} n={r['n']} topic_acc={r['topic_accuracy']:.2f} risk_recall={r['risk_recall']:.3f} "

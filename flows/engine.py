@@ -400,7 +400,6 @@ class Engine:
         messages = [Message(first)] + ([Message(state.ask)] if state.ask else [])
         return Turn(conv, tuple(messages), self._options(state))
 
-
     def _number_meanwhile(self, topics: tuple[str, ...]) -> tuple[Message, ...]:
         """A number to call while choosing: the first one every choice's page gives, else the first choice's."""
         first = next((self.numbers[t] for t in topics if self.numbers[t]), [])

@@ -370,9 +370,11 @@ class Bundle:
                         for p in guard.get(kind) or []:
                             self._add(compiler, p, (kind, name), 0.0)
             self.risk_vocab |= compiler.vocab
+            # Its words stay out of the vocabulary: "tamil" must not make "Tamil la pesalaamaa?" English
+            asking = Compiler(lex.get("words") or {}, where)
             for code, patterns in (lex.get("asks_for") or {}).items():
                 for p in patterns:
-                    self._add(compiler, p, ("asks", code), 0.0)
+                    self._add(asking, p, ("asks", code), 0.0)
             for topic, spec in (lex.get("topics") or {}).items():
                 self.rank[topic] = max(self.rank.get(topic, 1), int(spec.get("rank", 1)))
                 for tier, weight in (("strong", STRONG), ("weak", WEAK)):

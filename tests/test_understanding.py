@@ -341,6 +341,7 @@ def test_latin_text_in_each_language_is_placed(text, lang):
     ("I want to disappear forever. 죽고 싶어요", "ko"),
     ("ana 3ayza a7ky m3 7ad, jozi byedrabni kol youm", "ar"),  # Arabizi: under half its words are everyday ones
     ("بدي روح", "ar"),  # the detector cannot place two words; its model's everyday words can
+    ("counselling Tamil la kidaikkuma?", "ta"), ("Urdu mein info hai?", "ur"),  # "tamil" in the English lexicon's requests for a language is not English
 ])
 def test_mixed_and_romanised_messages_are_placed(text, lang):
     assert detect_language(text) == lang

@@ -185,7 +185,9 @@ class Engine:
         """Understand free text in the conversation's language, or in the language it is clearly written in."""
         understood = self.understand(text, lang)
         if understood.language in self.languages and understood.language != lang:
-            return self.understand(text, understood.language)
+            # Read again with that language's lexicon; a risk the first reading found still stands
+            again = self.understand(text, understood.language)
+            return replace(again, risks=again.risks | understood.risks)
         return understood
 
     def step(self, conv: Conversation, text: str) -> Turn:

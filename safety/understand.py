@@ -113,6 +113,10 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
     # The model of the language it is written in, else of the conversation's (Tanglish reads as Dutch to the detector)
     model = (language and learned.model(language) or learned.model(lang)) if use_model else None
     likeliest, scores = model.read(text, risks) if model is not None else (tuple(risks), None)
+    if use_model and lang != "en" and language == "en" and learned.model(lang) is not None:
+        # In a conversation in another language, a few words the detector calls English ("a venit. e la usa",
+        # "help pls e la usa") are read by that language's model too: a risk either model finds stands
+        likeliest += tuple(r for r in learned.model(lang).read(text, risks)[0] if r not in likeliest)
     likeliest += tuple(sorted(r for kind, r in matched if kind == "sure" and r not in likeliest))  # never vetoed
     risks = frozenset(likeliest) | _unplaced_risks(text, lang, language, fuzzy)
     asked = {code for kind, code in matched if kind == "asks"}

@@ -346,3 +346,17 @@ def test_thanks_or_goodbye_gets_a_kind_line_not_sorry_i_didnt_understand(app, sm
     conv = w.store.load(w.key("sms", "+447700900605"))
     assert reply.startswith("Waymark") and "Take care" in reply and "understand" not in reply
     assert conv.state == "main.menu" and conv.misses == 0 and "1 I'm in danger now" in reply
+
+
+@pytest.mark.parametrize("name,text,risk", [
+    ("Română", "help e la usa acum", "danger_now"),
+    ("Polski", "help on jest pod drzwiami", "danger_now"),
+    ("Polski", "help me on mnie zabije", "danger_now"),
+])
+def test_a_few_words_the_detector_calls_english_are_still_read_in_the_conversations_language(app, sms, name, text, risk):
+    """In a Romanian or Polish conversation these were placed as English, read by the English model and lexicon
+    alone, and no interrupt was given."""
+    w = app.extensions["waymark"]
+    sms.send(name, from_="+447700900606")  # the language chosen by its name
+    reply = " ".join(sms.send(text, from_="+447700900606"))
+    assert sms_interrupted(w, w.store.load(w.key("sms", "+447700900606")), reply, risk), reply

@@ -390,6 +390,19 @@ def test_tanglish_says_what_tamil_script_says_about_not_wanting_to_live(text):
     assert "self_harm" in lexicon(text, "ta").risks
 
 
+def test_sure_patterns_stand_when_the_model_vetoes_everything(monkeypatch):
+    class Vetoing:
+        def read(self, text, risks):
+            return (), ()
+
+    U._everyday()  # built from the real models first
+    monkeypatch.setattr(U.learned, "model", lambda lang="en": Vetoing())
+    assert "self_harm" in analyse("station la nikkum podhu train munnadi kudhikkalaamnu thonuchu", "ta").risks
+    assert "self_harm" in analyse("naan uyiroda irukka virumbala", "ta").risks
+    assert "child_at_risk" in analyse("i am 15 and my boyfriend is 25").risks
+    assert analyse("he is at work and the kids are asleep").risks == frozenset()
+
+
 def test_no_wish_to_be_alive_is_never_vetoed_by_the_model_whatever_follows():
     """The Tamil model had vetoed it with a clause after it; the lexicon's `sure` patterns now stand."""
     assert "self_harm" in understand("naan uyiroda irukka virumbala, enna pannanum nu theriyala", "ta").risks

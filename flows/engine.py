@@ -93,6 +93,11 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFC", re.sub(r"\s+", " ", "".join(out)).strip())
 
 
+def word_list(text: str) -> list[str]:
+    """The normalized words or phrases of a catalog list ("yes|yeah|yes please")."""
+    return [w for w in map(normalize, text.split("|")) if w]
+
+
 def score(words: str, label: str) -> float:
     """Score how well an answer matches a label (0-100): typos by edit distance, extra words by token sets.
 
@@ -141,18 +146,15 @@ class Engine:
                 sources = {texts(command.words, "en"), texts(command.words, lang)}
                 if command.name == "exit":
                     sources |= {texts(command.words, other) for other in languages}
-                for source in sources:
-                    for word in source.split("|"):
-                        if normalize(word):
-                            words[normalize(word)] = command.name
+                words.update(dict.fromkeys((w for source in sources for w in word_list(source)), command.name))
             self.command_words[lang] = words
             label_ids = {o.label for s in library.states.values() for o in s.options}
             label_ids |= {f"topic.{t}" for t in library.topics}
             self.labels[lang] = {label: normalize(texts(label, lang)) for label in label_ids}
             # "yeah", "nope", "nah", "thanks": yes, no and thank you said any way, in the language or in
             # English (its own words win)
-            self.answers[lang] = {normalize(w): kind for kind in ("no", "yes", "thanks") for source in ("en", lang)
-                                  for w in texts(f"common.words_{kind}", source).split("|") if normalize(w)}
+            self.answers[lang] = {w: kind for kind in ("no", "yes", "thanks") for source in ("en", lang)
+                                  for w in word_list(texts(f"common.words_{kind}", source))}
         # Each language's own name (`language.name_<code>`, the same in every catalog) switches to it.
         self.names = {code: texts(f"language.name_{code}", "en") for code in languages}
         self.by_name = {normalize(name): code for code, name in self.names.items()}
@@ -232,7 +234,7 @@ class Engine:
         if state.any:
             turn = self._trigger(conv, "any")
             return replace(turn, captured=((state.capture, text),)) if state.capture else turn
-        if not understood.topics and self.answers.get(conv.lang, self.answers["en"]).get(normalize(text)) == "thanks":
+        if not understood.topics and self.answer(normalize(text), conv.lang) == "thanks":
             return Turn(replace(conv, misses=0), (Message("common.thanks_reply"),), self.offered(conv))
         return self._route_or_reprompt(conv, state, understood.topics)
 
@@ -281,6 +283,10 @@ class Engine:
         first = (Message("common.first_words"), Message("common.emergency"))
         return Turn(routed.conversation, first + routed.messages, routed.options)
 
+    def answer(self, words: str, lang: str) -> str | None:
+        """Return "yes", "no" or "thanks" when a normalized message is one of those said any way."""
+        return self.answers.get(lang, self.answers["en"]).get(words)
+
     def command(self, words: str, lang: str) -> str | None:
         """Return the global command a normalized message is, in its language or English, if any."""
         return self.command_words.get(lang, self.command_words["en"]).get(words)
@@ -302,7 +308,7 @@ class Engine:
                     return option
                 if text:
                     choices[text] = option
-        kind = self.answers.get(lang, self.answers["en"]).get(words)
+        kind = self.answer(words, lang)
         meant = [o for o in options if kind and o.answer == kind]
         if len(meant) == 1:  # "no" to "Is it safe to talk? 1 Yes, it's safe 2 Not now"
             return meant[0]

@@ -111,12 +111,13 @@ def analyse(text: str, lang: str = "en", fuzzy: bool = True, use_model: bool = T
     risks = bundle.risks(matched)
     language = detect_language(text)
     # The model of the language it is written in, else of the conversation's (Tanglish reads as Dutch to the detector)
-    model = (language and learned.model(language) or learned.model(lang)) if use_model else None
+    own = learned.model(lang) if use_model else None
+    model = (language and learned.model(language) or own) if use_model else None
     likeliest, scores = model.read(text, risks) if model is not None else (tuple(risks), None)
-    if use_model and lang != "en" and language == "en" and learned.model(lang) is not None:
+    if own is not None and lang != "en" and language == "en":
         # In a conversation in another language, a few words the detector calls English ("a venit. e la usa",
         # "help pls e la usa") are read by that language's model too: a risk either model finds stands
-        likeliest += tuple(r for r in learned.model(lang).read(text, risks)[0] if r not in likeliest)
+        likeliest += tuple(r for r in own.read(text, risks)[0] if r not in likeliest)
     likeliest += tuple(sorted(r for kind, r in matched if kind == "sure" and r not in likeliest))  # never vetoed
     risks = frozenset(likeliest) | _unplaced_risks(text, lang, language, fuzzy)
     asked = {code for kind, code in matched if kind == "asks"}
